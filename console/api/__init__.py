@@ -1,0 +1,76 @@
+"""The moe-console plugin API: everything a backend or hardware plugin imports.
+
+This package is declarations only. It imports the standard library and pluggy,
+never Textual, Rich, the engine or any other part of the host, so a plugin
+author can depend on it without pulling in the console (a test checks this in
+a fresh interpreter).
+
+A backend plugin is a package with an entry point in the ``moe_console`` group
+whose module implements ``register_backends`` (and/or ``register_hardware``)::
+
+    from console.api import Backend, BackendInfo, hookimpl
+
+    class EchoBackend(Backend):
+        info = BackendInfo(name="echo", display_name="Echo", kind="remote")
+        async def stream(self, request):
+            ...
+
+    @hookimpl
+    def register_backends(register):
+        register(EchoBackend)
+"""
+
+from console.api.backend import Backend, BackendInfo, Capabilities
+from console.api.errors import (
+    BackendError,
+    IncompatiblePluginError,
+    OptionError,
+    PluginError,
+)
+from console.api.events import (
+    Cost,
+    Event,
+    Failed,
+    Finished,
+    RoutingStats,
+    Started,
+    TextDelta,
+    Timing,
+    Usage,
+)
+from console.api.hardware import Figure, HardwareSpec
+from console.api.hookspecs import PROJECT_NAME, hookimpl, hookspec
+from console.api.options import Option, resolve_options
+from console.api.request import Message, Request, Sampling
+from console.api.version import API_VERSION, is_compatible
+
+__all__ = [
+    "API_VERSION",
+    "PROJECT_NAME",
+    "Backend",
+    "BackendError",
+    "BackendInfo",
+    "Capabilities",
+    "Cost",
+    "Event",
+    "Failed",
+    "Figure",
+    "Finished",
+    "HardwareSpec",
+    "IncompatiblePluginError",
+    "Message",
+    "Option",
+    "OptionError",
+    "PluginError",
+    "Request",
+    "RoutingStats",
+    "Sampling",
+    "Started",
+    "TextDelta",
+    "Timing",
+    "Usage",
+    "hookimpl",
+    "hookspec",
+    "is_compatible",
+    "resolve_options",
+]

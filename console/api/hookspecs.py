@@ -1,0 +1,45 @@
+"""Hook specifications of the ``moe_console`` pluggy project.
+
+A plugin module marks its implementations with :data:`hookimpl`; the host
+registers the module and calls each hook once, when the plugin is first used.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+import pluggy
+
+if TYPE_CHECKING:
+    from console.api.backend import Backend
+    from console.api.hardware import HardwareSpec
+
+#: pluggy project name and entry-point group.
+PROJECT_NAME = "moe_console"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def register_backends(register: Callable[[type[Backend]], None]) -> None:
+    """Register backend classes.
+
+    Call ``register(BackendClass)`` once per backend. The class must subclass
+    :class:`console.api.Backend` and set ``info`` (a unique ``info.name``).
+    Registering must be cheap: do not load models or open connections here;
+    the host instantiates the class only when a user picks the backend.
+    An exception raised here marks the whole plugin failed, with its message.
+    """
+
+
+@hookspec
+def register_hardware(register: Callable[[HardwareSpec], None]) -> None:
+    """Register accelerator descriptions.
+
+    Call ``register(spec)`` with a :class:`console.api.HardwareSpec`. For each
+    spec the host builds a *modeled* backend: text from the local engine,
+    timings and cost from the performance model for the spec's hardware.
+    Every figure of the spec carries its source and a tag (spec, announced,
+    derived), which the console shows beside the number.
+    """

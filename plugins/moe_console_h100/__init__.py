@@ -1,0 +1,1 @@
+"""Built-in moe-console backend plugin: h100."""
