@@ -1,0 +1,340 @@
+"""Conversations on disk: SQLite (stdlib ``sqlite3``) with versioned migrations.
+
+One database file (default ``data_dir() / "conversations.db"``), WAL mode,
+foreign keys on, every write committed before the method returns. The schema
+version is ``PRAGMA user_version``; the steps to the latest version are in
+:mod:`console.migrations`.
+
+Each message records its backend, model, usage, timing and cost (JSON columns
+holding :class:`console.api.Usage`, :class:`~console.api.Timing`,
+:class:`~console.api.Cost`) and a status:
+
+* ``"streaming"``: the reply is being written (partial text saved as it grows);
+* ``"complete"``, ``"cancelled"`` (partial text kept), ``"failed"`` (partial
+  text kept, ``error`` says why).
+
+A ``"streaming"`` row found when a store opens belongs to a console that died
+mid-reply: it is marked ``"cancelled"`` with its text kept.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+from console import export, migrations
+from console.api import Cost, Sampling, Timing, Usage
+
+Status = Literal["complete", "cancelled", "failed", "streaming"]
+STATUSES: tuple[str, ...] = ("complete", "cancelled", "failed", "streaming")
+Role = Literal["system", "user", "assistant"]
+ROLES: tuple[str, ...] = ("system", "user", "assistant")
+
+#: Title of a conversation nobody has named yet.
+DEFAULT_TITLE = "New conversation"
+#: File name of the database inside ``data_dir()``.
+DB_FILE = "conversations.db"
+
+
+class StoreError(Exception):
+    """A readable, one-line problem with the database (unknown id, newer schema...)."""
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    """One stored turn. ``created_at``/``updated_at`` are Unix seconds."""
+
+    id: int
+    conversation_id: int
+    role: Role
+    content: str
+    status: Status = "complete"
+    backend: str | None = None
+    model: str | None = None
+    usage: Usage | None = None
+    timing: Timing | None = None
+    cost: Cost | None = None
+    error: str | None = None
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class ConversationRecord:
+    """One conversation. ``messages`` is filled by :meth:`Store.load` (in order)
+    and empty in :meth:`Store.list_conversations` (``message_count`` is set in
+    both). ``sampling`` is ``None`` when the conversation uses the settings'
+    defaults; ``backend`` is the backend it last used."""
+
+    id: int
+    title: str
+    system_prompt: str = ""
+    sampling: Sampling | None = None
+    backend: str | None = None
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    messages: tuple[MessageRecord, ...] = ()
+    message_count: int = 0
+
+    @property
+    def cost_usd(self) -> float:
+        """What the stored replies cost in total (messages must be loaded)."""
+        return sum(m.cost.total_usd for m in self.messages if m.cost is not None)
+
+
+# ------------------------------------------------------------ JSON columns
+
+
+def _dump(obj: Any) -> str | None:
+    if obj is None:
+        return None
+    return json.dumps(dataclasses.asdict(obj))
+
+
+def _load(kind: type, text: str | None) -> Any:
+    if not text:
+        return None
+    data = json.loads(text)
+    names = {f.name for f in dataclasses.fields(kind)}
+    data = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items() if k in names}
+    return kind(**data)
+
+
+_MESSAGE_COLUMNS = ("id, conversation_id, role, content, status, backend, model, usage, timing, "
+                    "cost, error, created_at, updated_at")
+_CONVERSATION_COLUMNS = "id, title, system_prompt, sampling, backend, created_at, updated_at"
+
+
+def _message(row: sqlite3.Row) -> MessageRecord:
+    return MessageRecord(
+        id=row["id"], conversation_id=row["conversation_id"], role=row["role"],
+        content=row["content"], status=row["status"], backend=row["backend"], model=row["model"],
+        usage=_load(Usage, row["usage"]), timing=_load(Timing, row["timing"]),
+        cost=_load(Cost, row["cost"]), error=row["error"], created_at=row["created_at"],
+        updated_at=row["updated_at"] if row["updated_at"] is not None else row["created_at"],
+    )
+
+
+class Store:
+    """The conversation database. ``path`` may be ``":memory:"``; ``None``
+    means :meth:`default_path` (its folder is created).
+
+    ``now`` (default ``time.time``) stamps created/updated times; inject it in
+    tests. Usable as a context manager (closes on exit). Safe to call from
+    several threads (one lock around the connection).
+    """
+
+    def __init__(self, path: str | Path | None = None, *, now: Callable[[], float] = time.time) -> None:
+        if path is None:
+            path = self.default_path()
+        self.path = str(path)
+        self._now = now
+        self._lock = threading.RLock()
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA foreign_keys = ON")
+            if self.path != ":memory:":
+                self._db.execute("PRAGMA journal_mode = WAL")
+                self._db.execute("PRAGMA synchronous = NORMAL")
+            self._db.execute("PRAGMA busy_timeout = 5000")
+            migrations.migrate(self._db)
+            self._db.execute("UPDATE messages SET status = 'cancelled' WHERE status = 'streaming'")
+        except migrations.SchemaTooNew as exc:
+            self._db.close()
+            raise StoreError(f"{self.path}: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: cannot open the conversation database ({exc})") from None
+
+    @staticmethod
+    def default_path() -> Path:
+        """``console.settings.data_dir() / DB_FILE``."""
+        from console.settings import data_dir
+
+        return data_dir() / DB_FILE
+
+    @property
+    def schema_version(self) -> int:
+        """The database's ``PRAGMA user_version``."""
+        with self._lock:
+            return migrations.version(self._db)
+
+    @property
+    def journal_mode(self) -> str:
+        with self._lock:
+            return str(self._db.execute("PRAGMA journal_mode").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _write(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        with self._lock:
+            return self._db.execute(sql, params)
+
+    # ------------------------------------------------------------ conversations
+
+    def new_conversation(
+        self, title: str = DEFAULT_TITLE, system_prompt: str = "", *,
+        sampling: Sampling | None = None, backend: str | None = None,
+    ) -> ConversationRecord:
+        now = self._now()
+        cur = self._write(
+            "INSERT INTO conversations (title, system_prompt, sampling, backend, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (title or DEFAULT_TITLE, system_prompt or "", _dump(sampling), backend, now, now),
+        )
+        return self.load(int(cur.lastrowid))
+
+    def list_conversations(self) -> list[ConversationRecord]:
+        """All conversations, most recently updated first, without messages."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_CONVERSATION_COLUMNS}, (SELECT COUNT(*) FROM messages m "
+                "WHERE m.conversation_id = c.id) AS n FROM conversations c "
+                "ORDER BY updated_at DESC, id DESC"
+            ).fetchall()
+        return [self._conversation(row, (), row["n"]) for row in rows]
+
+    def _conversation(self, row: sqlite3.Row, messages: tuple[MessageRecord, ...], count: int) -> ConversationRecord:
+        return ConversationRecord(
+            id=row["id"], title=row["title"], system_prompt=row["system_prompt"],
+            sampling=_load(Sampling, row["sampling"]), backend=row["backend"],
+            created_at=row["created_at"], updated_at=row["updated_at"],
+            messages=messages, message_count=count,
+        )
+
+    def load(self, conversation_id: int) -> ConversationRecord:
+        """The conversation with its messages. Unknown id -> :class:`StoreError`."""
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id = ?", (conversation_id,)
+            ).fetchone()
+            if row is None:
+                raise StoreError(f"no conversation with id {conversation_id}")
+            rows = self._db.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY id",
+                (conversation_id,),
+            ).fetchall()
+        messages = tuple(_message(r) for r in rows)
+        return self._conversation(row, messages, len(messages))
+
+    def _update_conversation(self, conversation_id: int, column: str, value: Any) -> ConversationRecord:
+        cur = self._write(f"UPDATE conversations SET {column} = ?, updated_at = ? WHERE id = ?",
+                          (value, self._now(), conversation_id))
+        if cur.rowcount == 0:
+            raise StoreError(f"no conversation with id {conversation_id}")
+        return self.load(conversation_id)
+
+    def rename(self, conversation_id: int, title: str) -> ConversationRecord:
+        title = " ".join(title.split())
+        if not title:
+            raise StoreError("a conversation title cannot be empty")
+        return self._update_conversation(conversation_id, "title", title)
+
+    def set_system_prompt(self, conversation_id: int, system_prompt: str) -> ConversationRecord:
+        return self._update_conversation(conversation_id, "system_prompt", system_prompt or "")
+
+    def set_sampling(self, conversation_id: int, sampling: Sampling | None) -> ConversationRecord:
+        return self._update_conversation(conversation_id, "sampling", _dump(sampling))
+
+    def set_backend(self, conversation_id: int, backend: str | None) -> ConversationRecord:
+        """Remember the backend the conversation last used."""
+        return self._update_conversation(conversation_id, "backend", backend)
+
+    def delete(self, conversation_id: int) -> None:
+        """Delete the conversation and its messages."""
+        cur = self._write("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+        if cur.rowcount == 0:
+            raise StoreError(f"no conversation with id {conversation_id}")
+
+    # ------------------------------------------------------------ messages
+
+    def add_message(
+        self, conversation_id: int, role: Role, content: str, *,
+        backend: str | None = None, model: str | None = None,
+        usage: Usage | None = None, timing: Timing | None = None, cost: Cost | None = None,
+        status: Status = "complete", error: str | None = None,
+    ) -> MessageRecord:
+        """Append a turn (committed before returning: it survives a crash)."""
+        if role not in ROLES:
+            raise StoreError(f"unknown role {role!r} (known: {', '.join(ROLES)})")
+        if status not in STATUSES:
+            raise StoreError(f"unknown status {status!r} (known: {', '.join(STATUSES)})")
+        now = self._now()
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                cur = self._db.execute(
+                    f"INSERT INTO messages ({_MESSAGE_COLUMNS.replace('id, ', '', 1)}) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (conversation_id, role, content, status, backend, model, _dump(usage),
+                     _dump(timing), _dump(cost), error, now, now),
+                )
+                self._db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
+                self._db.execute("COMMIT")
+            except sqlite3.IntegrityError:
+                self._db.execute("ROLLBACK")
+                raise StoreError(f"no conversation with id {conversation_id}") from None
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return self.message(int(cur.lastrowid))
+
+    _JSON_FIELDS = {"usage", "timing", "cost"}
+    _FIELDS = {"content", "status", "backend", "model", "usage", "timing", "cost", "error"}
+
+    def update_message(self, message_id: int, **changes: Any) -> MessageRecord:
+        """Change fields of a message: ``content``, ``status``, ``backend``,
+        ``model``, ``usage``, ``timing``, ``cost``, ``error``. Committed at once."""
+        unknown = set(changes) - self._FIELDS
+        if unknown:
+            raise StoreError(f"cannot update message field(s) {', '.join(sorted(unknown))}")
+        if "status" in changes and changes["status"] not in STATUSES:
+            raise StoreError(f"unknown status {changes['status']!r} (known: {', '.join(STATUSES)})")
+        if not changes:
+            return self.message(message_id)
+        columns = ", ".join(f"{k} = ?" for k in changes)
+        values = tuple(_dump(v) if k in self._JSON_FIELDS else v for k, v in changes.items())
+        cur = self._write(f"UPDATE messages SET {columns}, updated_at = ? WHERE id = ?",
+                          values + (self._now(), message_id))
+        if cur.rowcount == 0:
+            raise StoreError(f"no message with id {message_id}")
+        return self.message(message_id)
+
+    def delete_message(self, message_id: int) -> None:
+        cur = self._write("DELETE FROM messages WHERE id = ?", (message_id,))
+        if cur.rowcount == 0:
+            raise StoreError(f"no message with id {message_id}")
+
+    def message(self, message_id: int) -> MessageRecord:
+        with self._lock:
+            row = self._db.execute(f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?",
+                                   (message_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"no message with id {message_id}")
+        return _message(row)
+
+    # ------------------------------------------------------------ export
+
+    def export_markdown(self, conversation_id: int) -> str:
+        """The conversation as Markdown (see :mod:`console.export`)."""
+        return export.to_markdown(self.load(conversation_id))
+
+    def export_json(self, conversation_id: int) -> dict[str, Any]:
+        """The conversation as a JSON-ready dict (see :mod:`console.export`)."""
+        return export.to_json(self.load(conversation_id))
