@@ -1,0 +1,67 @@
+"""console.engine: a compact numpy Mixture-of-Experts inference engine.
+
+Loads Hugging Face folders of ``DeepseekV3ForCausalLM``, ``DeepseekV2ForCausalLM`` and
+``MixtralForCausalLM`` (config.json + memory-mapped safetensors, float32/bfloat16/float16) and
+reproduces transformers 5.x logits in float32. Prefill runs whole prompts in one pass; decode
+runs one token for many sequences at once over a latent KV cache (MLA) or a K/V cache (GQA).
+
+Public API: :func:`load_model`, :class:`Model` (``config``, ``tokenizer``, ``logits``,
+``generate``, ``stream``, ``moe_layers``, ``kv_bytes_per_token``, ``decode_weight_bytes``),
+:class:`SamplingParams`, :class:`Step`, :class:`GenerationLoop`, :class:`Handle`,
+:class:`EngineError`, :func:`builtin_model_path`, :func:`load_builtin`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .checkpoint import Checkpoint
+from .config import ModelConfig, load_config
+from .errors import EngineError
+from .generation import Step, StepStream
+from .loop import GenerationLoop, Handle
+from .model import Model
+from .sampling import SamplingParams
+from .tensors import check_checkpoint
+
+__all__ = [
+    "EngineError", "GenerationLoop", "Handle", "Model", "ModelConfig", "SamplingParams", "Step",
+    "StepStream", "builtin_model_path", "load_builtin", "load_model",
+]
+
+
+def builtin_model_path() -> Path:
+    """Folder of the model shipped with the package (``console/engine/builtin/``)."""
+    return Path(__file__).resolve().parent / "builtin"
+
+
+def load_model(path: str | Path | None = None, *, fold: str = "auto") -> Model:
+    """Open a Hugging Face checkpoint folder (``None``: the built-in model).
+
+    Reads config.json and the safetensors headers and validates every tensor's presence, dtype
+    and shape; weights stay memory-mapped and each layer is prepared on first use.
+    ``fold`` ("auto" | "always" | "never") picks whether MLA decode folds W_UK into the query
+    projection and W_UV into o_proj ("auto": when that reads at most ~256 KB more per layer).
+    Raises EngineError (one line naming file and tensor) for anything wrong with the folder.
+    """
+    if fold not in ("auto", "always", "never"):
+        raise EngineError(f"fold must be 'auto', 'always' or 'never', got {fold!r}")
+    if path is None:
+        folder = builtin_model_path()
+        if not (folder / "config.json").is_file():
+            raise EngineError(f"{folder}: the built-in model is not installed (no config.json)")
+    else:
+        folder = Path(path).expanduser()
+        if not folder.exists():
+            raise EngineError(f"{folder}: no such model folder")
+        if not folder.is_dir():
+            raise EngineError(f"{folder}: not a folder (expected a Hugging Face model folder)")
+    config = load_config(folder)
+    ckpt = Checkpoint(folder)
+    check_checkpoint(config, ckpt)
+    return Model(folder, config, ckpt, fold=fold)
+
+
+def load_builtin() -> Model:
+    """Load the built-in model (``load_model(None)``)."""
+    return load_model(None)

@@ -1,0 +1,85 @@
+"""Per-sequence caches, preallocated and grown by doubling.
+
+:class:`LatentCache` (MLA): one row per token and layer, ``[c_KV (kv_lora_rank) | k_pe
+(qk_rope_head_dim)]`` -- the latent is stored after ``kv_a_layernorm``, the rope key after rotation.
+:class:`KVCache` (GQA): keys and values per KV head. A decode step calls ``reserve(length + 1)``,
+then each layer ``append``s its row at index ``length``, then ``advance(1)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class LatentCache:
+    def __init__(self, layers: int, width: int, capacity: int = 64) -> None:
+        self.data = np.empty((layers, max(capacity, 1), width), np.float32)
+        self.length = 0
+
+    @property
+    def capacity(self) -> int:
+        return self.data.shape[1]
+
+    def reserve(self, n: int) -> None:
+        if n > self.capacity:
+            cap = self.capacity
+            while cap < n:
+                cap *= 2
+            grown = np.empty((self.data.shape[0], cap, self.data.shape[2]), np.float32)
+            grown[:, :self.length] = self.data[:, :self.length]
+            self.data = grown
+
+    def write(self, layer: int, start: int, rows: np.ndarray) -> None:
+        self.data[layer, start:start + rows.shape[0]] = rows
+
+    def append(self, layer: int, row: np.ndarray) -> np.ndarray:
+        """Store ``row`` at index ``length`` of ``layer``; return the layer's (capacity, width) array."""
+        data = self.data[layer]
+        data[self.length] = row
+        return data
+
+    def advance(self, n: int) -> None:
+        self.length += n
+
+    def nbytes_used(self) -> int:
+        return self.length * self.data.shape[0] * self.data.shape[2] * 4
+
+
+class KVCache:
+    def __init__(self, layers: int, kv_heads: int, head_dim: int, capacity: int = 64) -> None:
+        self.data = np.empty((layers, 2, kv_heads, max(capacity, 1), head_dim), np.float32)
+        self.length = 0
+
+    @property
+    def capacity(self) -> int:
+        return self.data.shape[3]
+
+    def reserve(self, n: int) -> None:
+        if n > self.capacity:
+            cap = self.capacity
+            while cap < n:
+                cap *= 2
+            L, _, kv, _, hd = self.data.shape
+            grown = np.empty((L, 2, kv, cap, hd), np.float32)
+            grown[:, :, :, :self.length] = self.data[:, :, :, :self.length]
+            self.data = grown
+
+    def write(self, layer: int, start: int, k: np.ndarray, v: np.ndarray) -> None:
+        """k, v: (T, kv_heads, head_dim)."""
+        T = k.shape[0]
+        self.data[layer, 0, :, start:start + T] = k.transpose(1, 0, 2)
+        self.data[layer, 1, :, start:start + T] = v.transpose(1, 0, 2)
+
+    def append(self, layer: int, k: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """Store one token's k, v (kv_heads, head_dim); return the layer's (2, kv, capacity, hd) array."""
+        data = self.data[layer]
+        data[0, :, self.length] = k
+        data[1, :, self.length] = v
+        return data
+
+    def advance(self, n: int) -> None:
+        self.length += n
+
+    def nbytes_used(self) -> int:
+        L, _, kv, _, hd = self.data.shape
+        return self.length * L * 2 * kv * hd * 4

@@ -1,0 +1,139 @@
+"""Feed-forward blocks: the dense SwiGLU MLP and the routed MoE block.
+
+Experts are stacked once into two contiguous float32 arrays, stored transposed like every
+matrix (see ``ops``): ``gate_up`` (E, H, 2I) and ``down`` (E, I, H). Dispatch groups tokens by
+expert (a stable argsort of the (token, slot) pairs by expert id) and runs one ``gate_up`` and
+one ``down`` product per active expert over all of its tokens; there is no loop over tokens. The router and the shared expert's gate/up read the same input, so their rows are
+fused into one matrix and computed by a single matmul.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .checkpoint import Checkpoint
+from .config import ModelConfig
+from .ops import lin, silu_mul, transposed
+from .routing import route_mixtral, route_v2, route_v3
+from .tensors import dense_specs, expert_shapes, moe_specs
+
+
+class DenseMLP:
+    def __init__(self, cfg: ModelConfig, ckpt: Checkpoint, layer: int) -> None:
+        s = dense_specs(cfg, layer)
+        self.inter = cfg.intermediate_size
+        self.w_gate_up = transposed(np.concatenate([ckpt.float32(*s["gate"]), ckpt.float32(*s["up"])]))
+        self.w_down = transposed(ckpt.float32(*s["down"]))
+
+    def decode_arrays(self, batch: int = 1) -> list[np.ndarray]:
+        return [self.w_gate_up, self.w_down]
+
+    def __call__(self, h: np.ndarray) -> tuple[np.ndarray, None, None]:
+        gu = lin(h, self.w_gate_up)
+        return lin(silu_mul(gu[:, :self.inter], gu[:, self.inter:]), self.w_down), None, None
+
+
+def _load_experts(cfg: ModelConfig, ckpt: Checkpoint, layer: int, specs) -> tuple[np.ndarray, np.ndarray]:
+    E, H, inter = cfg.n_routed_experts, cfg.hidden_size, cfg.moe_intermediate_size
+    if specs.fused:
+        gate_up = ckpt.float32(specs.experts["gate_up"], (E, 2 * inter, H)).transpose(0, 2, 1)
+        down = ckpt.float32(specs.experts["down"], (E, H, inter)).transpose(0, 2, 1)
+        return np.ascontiguousarray(gate_up), np.ascontiguousarray(down)
+    shapes = expert_shapes(cfg)
+    gate_up = np.empty((E, H, 2 * inter), np.float32)      # transposed: x @ gate_up[e]
+    down = np.empty((E, inter, H), np.float32)
+    for e in range(E):
+        gate_up[e, :, :inter] = ckpt.float32(specs.experts["gate"].format(e=e), shapes["gate"]).T
+        gate_up[e, :, inter:] = ckpt.float32(specs.experts["up"].format(e=e), shapes["up"]).T
+        down[e] = ckpt.float32(specs.experts["down"].format(e=e), shapes["down"]).T
+    return gate_up, down
+
+
+class MoE:
+    def __init__(self, cfg: ModelConfig, ckpt: Checkpoint, layer: int) -> None:
+        specs = moe_specs(cfg, layer, ckpt)
+        self.cfg = cfg
+        self.E, self.k, self.inter = cfg.n_routed_experts, cfg.num_experts_per_tok, cfg.moe_intermediate_size
+        router = ckpt.float32(*specs.router)
+        self.shared_width = cfg.n_shared_experts * cfg.moe_intermediate_size if specs.shared else 0
+        if specs.shared:
+            self.w_in = transposed(
+                np.concatenate([router, ckpt.float32(*specs.shared["gate"]), ckpt.float32(*specs.shared["up"])]))
+            self.w_shared_down = transposed(ckpt.float32(*specs.shared["down"]))
+        else:
+            self.w_in = transposed(router)
+            self.w_shared_down = None
+        self.bias = None
+        if specs.bias is not None:
+            name, shape = specs.bias
+            self.bias = ckpt.float32(name, shape).copy() if name in ckpt else np.zeros(shape, np.float32)
+        self.gate_up, self.down = _load_experts(cfg, ckpt, layer, specs)
+
+    def decode_arrays(self, batch: int = 1) -> list[np.ndarray]:
+        """Arrays read per decode step; routed experts counted as the expected number touched."""
+        arrays = [self.w_in] + ([self.w_shared_down] if self.w_shared_down is not None else [])
+        return arrays
+
+    def expected_experts(self, batch: int) -> float:
+        """Expected distinct experts touched by ``batch`` tokens under uniform routing."""
+        if batch <= 1:
+            return float(self.k)
+        return self.E * (1.0 - (1.0 - self.k / self.E) ** batch)
+
+    def expert_nbytes(self) -> int:
+        return (self.gate_up[0].nbytes + self.down[0].nbytes) if self.E else 0
+
+    def route(self, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        c = self.cfg
+        if c.router == "v3":
+            return route_v3(logits, self.bias, self.k, c.n_group, c.topk_group, c.norm_topk_prob,
+                            c.routed_scaling_factor)
+        if c.router == "v2":
+            return route_v2(logits, self.k, c.topk_method, c.n_group, c.topk_group, c.routed_scaling_factor)
+        return route_mixtral(logits, self.k)
+
+    def __call__(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """h (N, H) -> (output (N, H), expert ids (N, k), weights (N, k))."""
+        E, inter = self.E, self.inter
+        r = lin(h, self.w_in)                                # (N, E [+ 2 I_shared])
+        idx, w = self.route(np.ascontiguousarray(r[:, :E]))
+        if h.shape[0] == 1:
+            out = self._single(h[0], idx[0], w[0])[None, :]
+        else:
+            out = self._dispatch(h, idx, w)
+        if self.w_shared_down is not None:
+            s = self.shared_width
+            out += lin(silu_mul(r[:, E:E + s], r[:, E + s:]), self.w_shared_down)
+        return out, idx, w
+
+    def _single(self, x: np.ndarray, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """One token: k matrix-vector products per projection, no sorting; the k outputs are
+        combined by one (k,) @ (k, H) product."""
+        inter = self.inter
+        ys = np.empty((idx.shape[0], x.shape[0]), np.float32)
+        for j, e in enumerate(idx.tolist()):
+            gu = np.matmul(x, self.gate_up[e])
+            np.matmul(silu_mul(gu[:inter], gu[inter:]), self.down[e], out=ys[j])
+        return np.matmul(w, ys)
+
+    def _dispatch(self, h: np.ndarray, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """Many tokens: sort (token, slot) pairs by expert; one matmul pair per active expert."""
+        N, k = idx.shape
+        inter = self.inter
+        flat = idx.ravel()
+        order = np.argsort(flat, kind="stable")
+        counts = np.bincount(flat, minlength=self.E)
+        ends = np.cumsum(counts)
+        tokens = order // k
+        weights = w.ravel()[order][:, None]
+        ys = np.empty((N * k, h.shape[1]), np.float32)
+        for e in np.flatnonzero(counts).tolist():
+            end = int(ends[e])
+            start = end - int(counts[e])
+            gu = lin(h[tokens[start:end]], self.gate_up[e])          # (m, 2I)
+            act = silu_mul(gu[:, :inter], gu[:, inter:])
+            act *= weights[start:end]
+            ys[start:end] = lin(act, self.down[e])
+        unsorted = np.empty_like(ys)
+        unsorted[order] = ys
+        return unsorted.reshape(N, k, -1).sum(axis=1)
