@@ -1,0 +1,412 @@
+"""The plugin host: discovery from package metadata, lazy import, isolation.
+
+Plugins are entry points of the group ``moe_console`` (``console.api.PROJECT_NAME``).
+:meth:`PluginHost.discover` lists them from package metadata (entry point name,
+distribution name and version) **without importing them**. A plugin is imported
+the first time it is needed: :meth:`PluginHost.load_all`, or a backend lookup
+(:meth:`PluginHost.backends`, :meth:`PluginHost.create`).
+
+Loading one plugin: import its entry point; check its ``MOE_CONSOLE_API`` string
+with :func:`console.api.is_compatible` (a plugin that does not declare it is
+taken as built for ``"1.0"``, the first API, and listed with
+``api_declared=False``); register it with pluggy; call its hooks, and only its
+hooks; validate what it registered. Each :class:`HardwareSpec` becomes a modeled
+backend through ``console.modeled.backend_class_for`` (imported lazily).
+
+A plugin is all or nothing: if any step fails (import error, syntax error,
+incompatible API, a hook that raises, an invalid or duplicate backend) the
+plugin gets status ``failed`` (or ``incompatible``) with a one-line ``error``,
+none of its backends is offered, and every other plugin keeps working. The first
+plugin loaded keeps a contested backend name. Exceptions raised inside a
+backend's ``stream`` (other than :class:`BackendError`) become a ``Failed``
+event and mark the plugin failed (:meth:`PluginHost.stream`).
+
+Environment: ``MOE_CONSOLE_PLUGINS`` is a comma-separated allowlist (unset: all
+plugins; set but empty: none, the kill switch); ``MOE_CONSOLE_DISABLE_PLUGINS``
+a comma-separated denylist. Both match a plugin's entry-point name or its
+distribution name. Disabled plugins are listed with status ``disabled``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import re
+from dataclasses import dataclass, field, fields
+from importlib import metadata
+from typing import Any, AsyncIterator, Iterable, Literal, get_args
+
+import pluggy
+
+from console.api import (
+    API_VERSION,
+    PROJECT_NAME,
+    Backend,
+    BackendError,
+    BackendInfo,
+    Event,
+    Failed,
+    Finished,
+    HardwareSpec,
+    Option,
+    OptionError,
+    PluginError,
+    Request,
+    Started,
+    TextDelta,
+    Usage,
+    is_compatible,
+)
+from console.api import hookspecs
+
+Status = Literal["not loaded", "loaded", "failed", "disabled", "incompatible"]
+ALLOW_ENV = "MOE_CONSOLE_PLUGINS"
+DENY_ENV = "MOE_CONSOLE_DISABLE_PLUGINS"
+#: API version assumed for a plugin module without a ``MOE_CONSOLE_API`` attribute.
+ASSUMED_API_VERSION = "1.0"
+_KINDS = ("local", "modeled", "remote")
+_EVENT_TYPES = get_args(Event)
+
+
+@dataclass
+class PluginRecord:
+    """One plugin as the host sees it. ``hooks``, ``backends`` and
+    ``api_version`` are known only once the plugin has been imported."""
+
+    name: str
+    version: str
+    distribution: str
+    value: str  # the entry point's target: "module" or "module:attribute"
+    status: Status = "not loaded"
+    error: str | None = None
+    hooks: tuple[str, ...] = ()
+    backends: tuple[str, ...] = ()
+    hardware: tuple[str, ...] = ()
+    api_version: str | None = None
+    api_declared: bool = False
+    entry_point: metadata.EntryPoint | None = field(default=None, repr=False, compare=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready view (what ``moe-console plugins --json`` prints)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "entry_point"}
+
+
+@dataclass(frozen=True)
+class BackendEntry:
+    """A backend offered by a loaded plugin (``cls`` is not instantiated yet)."""
+
+    name: str
+    info: BackendInfo
+    plugin: str
+    cls: type[Backend]
+    options: tuple[Option, ...]
+
+
+def describe_error(exc: BaseException) -> str:
+    """One readable line for an exception raised by plugin code."""
+    if isinstance(exc, SyntaxError):
+        where = f" ({os.path.basename(exc.filename or '?')}, line {exc.lineno})"
+        return f"SyntaxError: {exc.msg}{where}"
+    if isinstance(exc, (PluginError, BackendError, OptionError)):
+        text = str(exc)
+    else:
+        text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return " ".join(text.split()) or type(exc).__name__
+
+
+def _names_from_env(var: str) -> set[str] | None:
+    raw = os.environ.get(var)
+    if raw is None:
+        return None
+    return {part.strip() for part in raw.split(",") if part.strip()}
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _named_in(record: PluginRecord, names: set[str]) -> bool:
+    """True when ``names`` holds the plugin's name or its distribution's name."""
+    wanted = {_canonical(n) for n in names}
+    return _canonical(record.name) in wanted or _canonical(record.distribution) in wanted
+
+
+class PluginHost:
+    """Discovers, loads and isolates plugins; hands out backends. See the module doc."""
+
+    def __init__(self, records: Iterable[PluginRecord]) -> None:
+        self._records: dict[str, PluginRecord] = {}
+        for record in records:
+            if record.name in self._records:
+                first = self._records[record.name]
+                record.status = "failed"
+                record.error = (
+                    f"plugin name {record.name!r} is already provided by "
+                    f"distribution {first.distribution!r}"
+                )
+                self._records[f"{record.name} ({record.distribution})"] = record
+            else:
+                self._records[record.name] = record
+        self._pm = pluggy.PluginManager(PROJECT_NAME)
+        self._pm.add_hookspecs(hookspecs)
+        self._entries: dict[str, BackendEntry] = {}
+        self._plugin_of_class: dict[type, str] = {}
+
+    # ---------------------------------------------------------------- discovery
+    @classmethod
+    def discover(
+        cls,
+        allow: Iterable[str] | None = None,
+        deny: Iterable[str] | None = None,
+        *,
+        distributions: Iterable[metadata.Distribution] | None = None,
+    ) -> PluginHost:
+        """List plugins from package metadata without importing anything.
+
+        ``allow``/``deny`` override the environment variables when given.
+        ``distributions`` restricts discovery to these distributions (e.g.
+        ``importlib.metadata.Distribution.at(path_to_dist_info)``); by default
+        every distribution on ``sys.path`` is read.
+        """
+        allow_set = set(allow) if allow is not None else _names_from_env(ALLOW_ENV)
+        deny_set = set(deny) if deny is not None else (_names_from_env(DENY_ENV) or set())
+        if distributions is None:
+            eps = [(ep, ep.dist) for ep in metadata.entry_points(group=PROJECT_NAME)]
+        else:
+            eps = [(ep, d) for d in distributions for ep in d.entry_points.select(group=PROJECT_NAME)]
+        records = []
+        for ep, dist in sorted(eps, key=lambda pair: pair[0].name):
+            dist_name = (dist.metadata["Name"] if dist is not None else None) or "?"
+            record = PluginRecord(
+                name=ep.name,
+                version=(dist.version if dist is not None else None) or "?",
+                distribution=dist_name,
+                value=ep.value,
+                entry_point=ep,
+            )
+            if allow_set is not None and not _named_in(record, allow_set):
+                record.status, record.error = "disabled", f"not in {ALLOW_ENV}"
+            elif _named_in(record, deny_set):
+                record.status, record.error = "disabled", f"listed in {DENY_ENV}"
+            records.append(record)
+        return cls(records)
+
+    @property
+    def plugins(self) -> list[PluginRecord]:
+        """Every discovered plugin, in load-priority order (by name)."""
+        return list(self._records.values())
+
+    def plugin(self, name: str) -> PluginRecord:
+        try:
+            return self._records[name]
+        except KeyError:
+            known = ", ".join(self._records) or "none"
+            raise PluginError(f"unknown plugin {name!r}; known: {known}") from None
+
+    # ------------------------------------------------------------------ loading
+    def load_all(self) -> list[PluginRecord]:
+        """Import every enabled plugin not yet loaded. Never raises for plugin faults."""
+        for record in self.plugins:
+            self._load(record)
+        return self.plugins
+
+    def _load(self, record: PluginRecord) -> None:
+        if record.status != "not loaded" or record.entry_point is None:
+            return
+        try:
+            plugin = record.entry_point.load()
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - any import failure is the plugin's
+            self._fail(record, f"import failed: {describe_error(exc)}")
+            return
+        if not self._check_api(record, plugin):
+            return
+        try:
+            self._pm.register(plugin, name=record.name)
+            record.hooks = tuple(sorted(h.name for h in self._pm.get_hookcallers(plugin) or ()))
+            self._check_hooks(plugin)
+            backends, specs = self._call_hooks(plugin)
+            record.hardware = tuple(spec.name for spec in specs)
+            backends += [self._modeled_class(spec) for spec in specs]
+            entries = self._validate(record.name, backends)
+        except Exception as exc:  # noqa: BLE001 - plugin code, isolated
+            if self._pm.is_registered(plugin):
+                self._pm.unregister(plugin)
+            self._fail(record, describe_error(exc))
+            return
+        for entry in entries:
+            self._entries[entry.name] = entry
+            self._plugin_of_class[entry.cls] = record.name
+        record.backends = tuple(entry.name for entry in entries)
+        record.status = "loaded"
+
+    def _check_api(self, record: PluginRecord, plugin: object) -> bool:
+        declared = getattr(plugin, "MOE_CONSOLE_API", None)
+        if declared is None:
+            module = inspect.getmodule(plugin)
+            declared = getattr(module, "MOE_CONSOLE_API", None) if module else None
+        record.api_declared = declared is not None
+        record.api_version = str(declared) if declared is not None else ASSUMED_API_VERSION
+        if is_compatible(record.api_version, API_VERSION):
+            return True
+        major = API_VERSION.partition(".")[0]
+        record.status = "incompatible"
+        record.error = (
+            f"built for plugin API {record.api_version!r}; this console supports "
+            f"{major}.0 to {API_VERSION}: install a release of {record.distribution} "
+            f"made for API {major}.x"
+        )
+        return False
+
+    def _check_hooks(self, plugin: object) -> None:
+        for caller in self._pm.get_hookcallers(plugin) or ():
+            if not caller.has_spec() and not any(
+                impl.optionalhook for impl in caller.get_hookimpls() if impl.plugin is plugin
+            ):
+                known = ", ".join(n for n in dir(self._pm.hook) if n.startswith("register_"))
+                raise PluginError(f"implements unknown hook {caller.name!r}; known hooks: {known}")
+
+    def _call_hooks(self, plugin: object) -> tuple[list[Any], list[HardwareSpec]]:
+        others = [p for p in self._pm.get_plugins() if p is not plugin]
+        backends: list[Any] = []
+        specs: list[HardwareSpec] = []
+
+        def add_spec(spec: Any) -> None:
+            if not isinstance(spec, HardwareSpec):
+                raise PluginError(f"register_hardware got {spec!r}, not a console.api.HardwareSpec")
+            specs.append(spec)
+
+        self._pm.subset_hook_caller("register_backends", others)(register=backends.append)
+        self._pm.subset_hook_caller("register_hardware", others)(register=add_spec)
+        return backends, specs
+
+    @staticmethod
+    def _modeled_class(spec: HardwareSpec) -> Any:
+        try:
+            from console.modeled import backend_class_for
+
+            return backend_class_for(spec)
+        except Exception as exc:  # noqa: BLE001 - a host part in progress must not break plugins
+            raise PluginError(
+                f"modeled backend for hardware {spec.name!r} unavailable: {describe_error(exc)}"
+            ) from exc
+
+    def _validate(self, plugin_name: str, classes: list[Any]) -> list[BackendEntry]:
+        entries: list[BackendEntry] = []
+        for cls in classes:
+            if not (isinstance(cls, type) and issubclass(cls, Backend)):
+                raise PluginError(f"registered {cls!r}, which is not a console.api.Backend subclass")
+            info = getattr(cls, "info", None)
+            if not isinstance(info, BackendInfo):
+                raise PluginError(f"{cls.__name__} has no info = BackendInfo(...)")
+            if inspect.isabstract(cls):
+                raise PluginError(f"backend {info.name!r} does not implement stream()")
+            if info.kind not in _KINDS:
+                raise PluginError(f"backend {info.name!r} has kind {info.kind!r}; use one of {_KINDS}")
+            _check_options(info.name, cls.options)
+            owner = self._entries.get(info.name)
+            if owner is not None or any(e.name == info.name for e in entries):
+                by = owner.plugin if owner is not None else plugin_name
+                raise PluginError(f"backend name {info.name!r} refused: already provided by plugin {by!r}")
+            entries.append(BackendEntry(info.name, info, plugin_name, cls, tuple(cls.options)))
+        return entries
+
+    def _fail(self, record: PluginRecord, error: str) -> None:
+        record.status = "failed"
+        record.error = error
+
+    # ----------------------------------------------------------------- backends
+    def backends(self) -> list[BackendEntry]:
+        """Every backend of every enabled plugin (loads them all), modeled ones included."""
+        self.load_all()
+        return list(self._entries.values())
+
+    def entry(self, name: str) -> BackendEntry:
+        """The backend called ``name``, loading as few plugins as possible: the
+        plugin of the same name first, then the others."""
+        if name not in self._entries and name in self._records:
+            self._load(self._records[name])
+        if name not in self._entries:
+            self.load_all()
+        if name not in self._entries:
+            known = ", ".join(sorted(self._entries)) or "none"
+            broken = [f"{r.name} ({r.status})" for r in self.plugins if r.status in ("failed", "incompatible")]
+            hint = f"; plugins with problems: {', '.join(broken)}" if broken else ""
+            raise PluginError(f"unknown backend {name!r}; known: {known}{hint}")
+        return self._entries[name]
+
+    def create(self, name: str, **options: Any) -> Backend:
+        """Construct backend ``name`` with validated options.
+
+        Unknown name: :class:`PluginError` listing the known names. Bad option:
+        :class:`OptionError`. A constructor that raises anything else marks the
+        plugin failed and raises :class:`PluginError`.
+        """
+        entry = self.entry(name)
+        try:
+            return entry.cls(**options)
+        except (OptionError, BackendError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - plugin code, isolated
+            message = f"backend {name!r} could not start: {describe_error(exc)}"
+            self._fail(self._records[entry.plugin], message)
+            raise PluginError(message) from exc
+
+    def plugin_of(self, backend: Backend | type[Backend]) -> PluginRecord | None:
+        """The record of the plugin that registered this backend (or its class)."""
+        cls = backend if isinstance(backend, type) else type(backend)
+        name = self._plugin_of_class.get(cls)
+        return self._records.get(name) if name else None
+
+    async def stream(self, backend: Backend, request: Request) -> AsyncIterator[Event]:
+        """``backend.stream(request)``, guarded.
+
+        Yields the backend's events up to and including its one ``Finished`` or
+        ``Failed``. ``BackendError`` becomes ``Failed``; any other exception, a
+        non-event, or a stream that ends without a final event becomes ``Failed``
+        with the text so far and marks the plugin failed. Cancelling the task or
+        calling ``aclose()`` closes the backend's generator (its ``finally`` runs).
+        """
+        texts: list[str] = []
+        usage, error, inner = Usage(), "", None
+        at, clock = 0.0, "measured"  # the Failed we may add continues the backend's clock
+        try:
+            inner = backend.stream(request)
+            async for event in inner:
+                if not isinstance(event, _EVENT_TYPES):
+                    raise PluginError(f"stream yielded {type(event).__name__}, not a console.api event")
+                at, clock = max(at, event.at), event.clock
+                if isinstance(event, Started):
+                    usage = Usage(event.prompt_tokens, usage.completion_tokens)
+                elif isinstance(event, TextDelta):
+                    texts.append(event.text)
+                    usage = Usage(usage.prompt_tokens, usage.completion_tokens + len(event.token_ids))
+                yield event
+                if isinstance(event, (Finished, Failed)):
+                    return
+            raise PluginError("stream ended without a Finished or Failed event")
+        except BackendError as exc:
+            error = describe_error(exc)
+        except Exception as exc:  # noqa: BLE001 - plugin code, isolated
+            error = describe_error(exc)
+            record = self.plugin_of(backend)
+            if record is not None:
+                self._fail(record, f"backend {backend.info.name!r} raised in stream: {error}")
+        finally:
+            if inner is not None and hasattr(inner, "aclose"):
+                await inner.aclose()
+        yield Failed(error=error, partial_text="".join(texts), usage=usage, at=at, clock=clock)
+
+
+def _check_options(backend: str, options: Any) -> None:
+    if not isinstance(options, tuple) or not all(isinstance(o, Option) for o in options):
+        raise PluginError(f"backend {backend!r}: options must be a tuple of console.api.Option")
+    names = [o.name for o in options]
+    if len(set(names)) != len(names):
+        raise PluginError(f"backend {backend!r} declares an option twice: {names}")
+    for option in options:
+        if not option.help.strip():
+            raise PluginError(f"backend {backend!r}: option {option.name!r} has no help text")
+        try:
+            option.parse(option.default)
+        except OptionError as exc:
+            raise PluginError(f"backend {backend!r}: default of {exc}") from None

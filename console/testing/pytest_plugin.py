@@ -1,0 +1,67 @@
+"""pytest plugin of the backend conformance kit (entry point ``pytest11``).
+
+Fixture ``backend_conformance``: a :class:`Conformance` helper whose
+``check(backend)`` runs the whole contract (class, reply, routing, cancel)
+against one backend instance. For a ready-made test class, subclass
+:class:`console.testing.BackendConformance` instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Awaitable, Callable
+
+import pytest
+
+from console.api import Backend, Message, Request, Sampling
+from console.testing.checks import check_backend_class
+from console.testing.runner import check_aclose_stops, check_reply, check_task_cancel_stops
+
+
+class Conformance:
+    """Runs every conformance check against a backend."""
+
+    def __init__(self, timeout_s: float = 60.0) -> None:
+        self.timeout_s = timeout_s
+
+    def request(self, prompt: str = "Hello there, how are you?", max_tokens: int = 8, *,
+                want_routing: bool = False) -> Request:
+        return Request(
+            messages=(Message("user", prompt),),
+            sampling=Sampling(max_tokens=max_tokens, temperature=0.0, seed=0),
+            want_routing=want_routing,
+        )
+
+    def check(
+        self,
+        backend: Backend,
+        *,
+        max_tokens: int = 8,
+        cancel_max_tokens: int = 64,
+        assert_idle: Callable[[Backend], Awaitable[None]] | None = None,
+    ) -> list[Any]:
+        """Check class, a plain reply, a reply with routing and both cancel paths.
+
+        Returns the events of the plain reply."""
+        check_backend_class(type(backend))
+
+        async def scenario() -> list[Any]:
+            events = await check_reply(backend, self.request(max_tokens=max_tokens), self.timeout_s)
+            await check_reply(backend, self.request(max_tokens=max_tokens, want_routing=True), self.timeout_s)
+            for check in (check_aclose_stops, check_task_cancel_stops):
+                await check(backend, self.request(max_tokens=cancel_max_tokens))
+                if assert_idle is not None:
+                    await assert_idle(backend)
+            return events
+
+        return asyncio.run(scenario())
+
+
+@pytest.fixture
+def backend_conformance() -> Conformance:
+    """The conformance kit (see :class:`Conformance`)."""
+    return Conformance()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "conformance: backend conformance checks of moe-console")
