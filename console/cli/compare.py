@@ -1,0 +1,160 @@
+"""``moe-console compare``: modeled throughput, latency and cost per hardware, side by side.
+
+The hardware is whatever the loaded plugins register (``register_hardware``):
+each becomes a modeled backend whose chip the performance model compares. The
+comparison itself is ``console.perf.compare`` (pure); this module only parses
+options, gathers the hardware and prices, and formats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from console.cli import UserError
+
+DEFAULT_MODEL = "deepseek-v3"
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "compare",
+        help="compare modeled throughput, latency and cost across hardware",
+        description="Model a full-size DeepSeek serving deployment on every registered hardware "
+                    "(or --backends) and print the figures side by side, with their labels, ranges "
+                    "for hardware modeled by analogy, and the ratios to the baseline.",
+    )
+    p.add_argument("--model", default=DEFAULT_MODEL,
+                   help="target model: deepseek-v3, deepseek-v4-flash or deepseek-v4-pro (default %(default)s)")
+    p.add_argument("--prompt-tokens", type=int, default=2000, help="prompt length (default %(default)s)")
+    p.add_argument("--output-tokens", type=int, default=500, help="reply length (default %(default)s)")
+    load = p.add_mutually_exclusive_group()
+    load.add_argument("--concurrency", type=int, default=None,
+                      help="sequences decoding together per chip (default 128)")
+    load.add_argument("--tpot-ms", type=float, default=None,
+                      help="instead of a concurrency: the largest batch whose TPOT meets this target")
+    p.add_argument("--context", type=int, default=2000,
+                   help="average KV-cache length during decode, in tokens (default %(default)s)")
+    p.add_argument("--backends", default="",
+                   help="comma-separated hardware backends (default: every registered hardware)")
+    p.add_argument("--baseline", default=None, help="backend the ratios divide by (default h100)")
+    p.add_argument("--ep", type=int, default=None, help="chips per expert-parallel decode instance (default 72)")
+    p.add_argument("--redundant-experts", type=int, default=None, help="redundant expert replicas (default 32)")
+    p.add_argument("--attention", choices=("bf16", "fp8"), default=None,
+                   help="attention-core precision (default bf16, as DeepSeek serves it)")
+    p.add_argument("--prefill-gemm", choices=("fp8", "fp4"), default=None,
+                   help="prefill GEMM precision (default fp8; fp4 = MXFP4 where the chip has it)")
+    p.add_argument("--colocated", action="store_true",
+                   help="prefill and decode on the same chips (default: PD-disaggregated)")
+    p.add_argument("--utilization", type=float, default=None,
+                   help="fraction of paid chip-hours serving tokens, for cost (default 1.0)")
+    p.add_argument("--prices", default=None,
+                   help="price file (TOML, [<hardware>] usd_per_hour/date/source); default: "
+                        "$MOE_CONSOLE_PRICES or prices.toml in the config directory")
+    p.add_argument("--price", action="append", default=[], metavar="NAME=USD",
+                   help="price per chip-hour for one backend, e.g. --price h100=2.10 (repeatable)")
+    p.add_argument("--explain", action="store_true",
+                   help="show what drives each figure: per-op breakdown, bounds, capacity, calibration "
+                        "residuals and the sensitivity table")
+    p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    p.set_defaults(run=run)
+
+
+def hardware_backends() -> tuple[dict[str, Any], list[str]]:
+    """``({backend name: modeled backend class}, [one line per plugin problem])``
+    for every hardware the loaded plugins register, through the plugin host."""
+    from console.plugins import PluginHost
+
+    host = PluginHost.discover()
+    entries = host.backends()
+    problems = [f"plugin {r.name}: {r.status}: {r.error}" for r in host.plugins
+                if r.status in ("failed", "incompatible")]
+    return {e.name: e.cls for e in entries if hasattr(e.cls, "perf_chip")}, problems
+
+
+def _explicit_prices(items: list[str]) -> dict[str, float]:
+    prices = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            prices[name.strip()] = float(value)
+        except ValueError:
+            raise UserError(f"--price expects NAME=USD, e.g. h100=2.10 (got {item!r})") from None
+    return prices
+
+
+def _select(available: dict[str, Any], wanted: str) -> list[str]:
+    if not wanted.strip():
+        if not available:
+            raise UserError("no hardware is registered: is any hardware plugin installed and enabled?")
+        return list(available)
+    names = [n.strip() for n in wanted.split(",") if n.strip()]
+    unknown = [n for n in names if n not in available]
+    if unknown:
+        known = ", ".join(available) or "none"
+        raise UserError(f"not a modeled hardware backend: {', '.join(unknown)}; known: {known}")
+    return names
+
+
+def build(args: argparse.Namespace):
+    """The :class:`console.perf.Comparison` the arguments ask for (raises UserError)."""
+    from console import perf
+    from console.modeled import spec_price, user_prices
+
+    try:
+        profile = perf.load_profile(args.model)
+        workload = perf.Workload(
+            prompt_tokens=args.prompt_tokens, output_tokens=args.output_tokens, context=args.context,
+            concurrency=None if args.tpot_ms is not None else (128 if args.concurrency is None else args.concurrency),
+            tpot_ms=args.tpot_ms)
+        deployment = perf.default_deployment(
+            ep=args.ep, redundant_experts=args.redundant_experts, attention_dtype=args.attention,
+            prefill_gemm_dtype=args.prefill_gemm, utilization=args.utilization,
+            pd_disaggregated=False if args.colocated else None)
+        user = perf.load_price_file(args.prices) if args.prices else user_prices()
+        available, problems = hardware_backends()
+        for line in problems:
+            print(f"moe-console: warning: {line}", file=sys.stderr)
+        names = _select(available, args.backends)
+        explicit = _explicit_prices(args.price)
+        unknown = sorted(set(explicit) - set(names))
+        if unknown:
+            raise UserError(f"--price names a backend not compared: {', '.join(unknown)}")
+        baseline = args.baseline or ("h100" if "h100" in names else None)
+        if baseline in names:  # the baseline's column first
+            names = [baseline, *(n for n in names if n != baseline)]
+        chips = [available[n].perf_chip for n in names]
+        prices = {n: perf.resolve_price(n, explicit=explicit.get(n), user=user, plugin=spec_price(available[n].spec))
+                  for n in names}
+        return perf.compare(profile, chips, deployment, workload, prices, baseline=args.baseline,
+                            explain=args.explain)
+    except perf.PerfDataError as exc:
+        raise UserError(str(exc)) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from console.perf import PRESS_HEADING
+    from console.perf.report import explain_lines, figure_table, headline, ratio_table, render, summary_dict
+
+    comparison = build(args)
+    if args.json:
+        print(json.dumps(summary_dict(comparison, explain=args.explain), indent=2))
+        return 0
+    print(headline(comparison))
+    print()
+    print(render(*figure_table(comparison)))
+    for target in comparison.ratios:
+        print()
+        print(render(*ratio_table(comparison, target)))
+    if comparison.press:
+        print()
+        print(f'"{PRESS_HEADING}": claims from press coverage, not found in any public measurement; '
+              "they are not figures of this model.")
+    if args.explain:
+        print()
+        print("\n".join(explain_lines(comparison)))
+    return 0

@@ -1,0 +1,298 @@
+"""Modeled backends: one per registered :class:`~console.api.HardwareSpec`.
+
+The reply text comes from the local engine (the built-in model, or the
+``model_path`` option), through the same batching loop and sampling as the
+``local`` backend, so the tokens are the same for the same seed. The timings
+and cost are those ``console.perf`` predicts for the target model (DeepSeek-V3,
+V4-Flash or V4-Pro) served on the spec's hardware: events carry
+``clock="modeled"`` and ``at`` in modeled seconds. With ``pace="modeled"`` the
+tokens are released at the modeled times (a person feels the modeled latency;
+a slower engine releases them as they come); with ``pace="fast"`` as fast as the
+engine runs.
+
+Labels: ``Timing.label`` and ``Cost.label`` name the model, its calibration and,
+for hardware modeled by analogy (``spec.calibration is None``), the range of the
+figure over the sensitivity scenarios.
+
+Prices: the ``price_usd_per_hour`` option when > 0, else the user's price file
+(``$MOE_CONSOLE_PRICES`` or ``prices.toml`` in the console's config directory),
+else the plugin's price figure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, ClassVar
+
+from console import perf
+from console.api import (
+    Backend,
+    BackendError,
+    BackendInfo,
+    Capabilities,
+    Cost,
+    Event,
+    Failed,
+    Finished,
+    HardwareSpec,
+    Option,
+    PluginError,
+    Request,
+    RoutingStats,
+    Started,
+    TextDelta,
+    Timing,
+    Usage,
+)
+
+TARGET_MODELS = ("deepseek-v3", "deepseek-v4-flash", "deepseek-v4-pro")
+
+OPTIONS = (
+    Option("target_model", "str", "deepseek-v3", "the full-size model whose serving the figures model",
+           choices=TARGET_MODELS),
+    Option("concurrency", "int", 128, "sequences decoding together on each chip (the load modeled)",
+           minimum=1, maximum=4096),
+    Option("context", "int", 2000, "average KV-cache length of the sequences in the batch, in tokens",
+           minimum=1, maximum=1_048_576),
+    Option("pace", "str", "modeled",
+           "modeled: release tokens at the modeled TTFT/TPOT; fast: as fast as the engine runs",
+           choices=("modeled", "fast")),
+    Option("price_usd_per_hour", "float", 0.0,
+           "price per chip-hour in USD; 0 uses the user price file or the hardware plugin's price",
+           minimum=0.0),
+    Option("model_path", "str", "", "checkpoint folder the reply text comes from; empty: the built-in model"),
+)
+
+
+# ------------------------------------------------------------------ spec -> chip
+def _figure(fig: Any, unit: str, what: str, spec: HardwareSpec) -> perf.Figure:
+    if fig.unit != unit:
+        raise PluginError(f"hardware {spec.name!r}: {what} must be in {unit}, got {fig.unit!r}")
+    if not isinstance(fig.value, (int, float)) or fig.value <= 0:
+        raise PluginError(f"hardware {spec.name!r}: {what} must be a positive number, got {fig.value!r}")
+    return perf.Figure(float(fig.value), fig.unit, fig.tag, fig.source, fig.note, fig.date)
+
+
+def chip_from_spec(spec: HardwareSpec) -> perf.Chip:
+    """The performance model's view of ``spec``. ``a2a_gbps`` is taken as the
+    effective bandwidth of both dispatch and combine. A bad spec raises
+    :class:`PluginError` (the host then marks the plugin failed)."""
+    figures = {f"peak_{dtype}": _figure(fig, "TFLOPS", f"peak_tflops[{dtype!r}]", spec)
+               for dtype, fig in spec.peak_tflops.items()}
+    if not figures:
+        raise PluginError(f"hardware {spec.name!r} declares no peak_tflops")
+    figures["hbm_gb"] = _figure(spec.hbm_gb, "GB", "hbm_gb", spec)
+    figures["hbm_tbps"] = _figure(spec.hbm_tbps, "TB/s", "hbm_tbps", spec)
+    figures["a2a_gbps"] = a2a = _figure(spec.a2a_gbps, "GB/s", "a2a_gbps", spec)
+    price = spec.price_usd_per_hour
+    if price.unit != "USD/h" or price.value < 0:
+        raise PluginError(f"hardware {spec.name!r}: price_usd_per_hour must be >= 0 in USD/h")
+    if spec.calibration is not None and spec.calibration not in perf.calibration_names():
+        raise PluginError(f"hardware {spec.name!r} names unknown calibration {spec.calibration!r}; "
+                          f"known: {', '.join(perf.calibration_names())}")
+    return perf.Chip(
+        name=spec.name, display_name=spec.display_name,
+        peak_tflops={k[5:]: f.value for k, f in figures.items() if k.startswith("peak_")},
+        hbm_gb=figures["hbm_gb"].value, hbm_tbps=figures["hbm_tbps"].value,
+        a2a=perf.A2A(a2a.value, a2a.value, a2a.kind, a2a.source, f"{spec.name} (plugin)"),
+        price_usd_per_hour=float(price.value), price_date=price.date, price_source=price.source,
+        price_kind=price.tag, calibration=spec.calibration, figures=figures)
+
+
+def spec_price(spec: HardwareSpec) -> perf.Price:
+    p = spec.price_usd_per_hour
+    return perf.Price(float(p.value), p.date, p.note or p.source, p.tag, "plugin")
+
+
+def user_prices() -> dict[str, perf.Price]:
+    """The user's price file, if any (``{}`` when there is none)."""
+    from console.settings import config_dir
+
+    path = perf.user_price_path(config_dir())
+    return perf.load_price_file(path) if path is not None else {}
+
+
+# ------------------------------------------------------------------ the plan of one reply
+@dataclass(frozen=True)
+class Plan:
+    """Modeled figures for one request: what the stream releases and reports."""
+
+    result: perf.BackendResult
+    price: perf.Price | None
+    timing_label: str
+    cost_label: str
+
+    @property
+    def ttft_s(self) -> float:
+        return self.result.point.ttft_s
+
+    @property
+    def tpot_s(self) -> float:
+        return self.result.point.tpot_s
+
+    def at(self, index: int) -> float:
+        """Modeled time of the ``index``-th generated token (0: out of prefill)."""
+        return self.ttft_s + index * self.tpot_s
+
+
+def _span(r: perf.Ranged, fmt: str) -> str:
+    return f"{fmt.format(r.low)}-{fmt.format(r.high)}" if r.has_range else ""
+
+
+def make_plan(chip: perf.Chip, settings: dict[str, Any], prompt_tokens: int, output_tokens: int,
+              plugin_price: perf.Price | None) -> Plan:
+    """Run the perf model for one request (raises ``PerfDataError`` for a bad setup)."""
+    profile = perf.load_profile(settings["target_model"])
+    explicit = settings["price_usd_per_hour"] or None
+    price = perf.resolve_price(chip.name, explicit=explicit, user=user_prices(), plugin=plugin_price)
+    workload = perf.Workload(prompt_tokens=max(1, prompt_tokens), output_tokens=max(1, output_tokens),
+                             context=settings["context"], concurrency=settings["concurrency"])
+    result = perf.evaluate(profile, chip, perf.default_deployment(), workload, price)
+    point = result.point
+    where = f"{profile.display_name} on {chip.display_name}, {point.batch} seq/chip, context {settings['context']}"
+    if point.batch < settings["concurrency"]:
+        where += f" (HBM caps the batch at {point.max_batch})"
+    timing_label = f"{result.label}: {where}"
+    figs = result.figures()
+    spans = [f"{name} {_span(figs[key], '{:.0f}')} ms" for name, key in (("TPOT", "tpot_ms"), ("TTFT", "ttft_ms"))
+             if figs[key].has_range]
+    if spans:
+        timing_label += "; range " + ", ".join(spans)
+    cost_label = f"modeled at {price.describe()}" if price else "modeled (no price)"
+    if price and price.source:
+        cost_label += f" [{price.source}]"
+    out_span = _span(figs["usd_per_m_output"], "${:.3f}")
+    if out_span:
+        cost_label += f"; range {out_span} per M output tokens"
+    if point.deployment.utilization < 1:
+        cost_label += f"; utilization {point.deployment.utilization:.0%}"
+    return Plan(result, price, timing_label, cost_label)
+
+
+# ------------------------------------------------------------------ the backend
+class ModeledBackend(Backend):
+    """Base of the classes :func:`backend_class_for` makes (see the module doc)."""
+
+    spec: ClassVar[HardwareSpec]
+    perf_chip: ClassVar[perf.Chip]
+    capabilities = Capabilities(cancel=True, routing_stats=True, modeled_timings=True, cost=True)
+    options = OPTIONS
+
+    def plan(self, prompt_tokens: int, output_tokens: int) -> Plan:
+        try:
+            return make_plan(self.perf_chip, self.settings, prompt_tokens, output_tokens, spec_price(self.spec))
+        except perf.PerfDataError as exc:
+            raise BackendError(str(exc)) from None
+
+    async def stream(self, request: Request) -> AsyncIterator[Event]:
+        from console.engine import EngineError, SamplingParams
+        from console.engine.aio import shared_engine
+
+        try:
+            engine = await asyncio.to_thread(shared_engine, self.settings["model_path"] or None)
+        except EngineError as exc:
+            yield Failed(error=f"cannot load the model the text comes from: {exc}", clock="modeled")
+            return
+        model, tokenizer = engine.model, engine.model.tokenizer
+        if tokenizer is None:
+            yield Failed(error=f"model {model.name!r} has no tokenizer files", clock="modeled")
+            return
+        messages = [{"role": m.role, "content": m.content} for m in request.messages]
+        prompt = list(tokenizer.apply_chat_template(messages, add_generation_prompt=True))
+        window = model.config.max_position_embeddings
+        if len(prompt) >= window:
+            yield Failed(error=f"the prompt is {len(prompt)} tokens but {model.name} has a context window "
+                               f"of {window} tokens; shorten the conversation",
+                         usage=Usage(len(prompt), 0), clock="modeled")
+            return
+        s = request.sampling
+        max_new = min(s.max_tokens, window - len(prompt))
+        try:
+            plan = self.plan(len(prompt), max_new)
+        except BackendError as exc:
+            yield Failed(error=str(exc), usage=Usage(len(prompt), 0), clock="modeled")
+            return
+        params = SamplingParams(temperature=s.temperature, top_k=s.top_k, top_p=s.top_p, min_p=s.min_p,
+                                repetition_penalty=s.repetition_penalty, seed=s.seed,
+                                stop_token_ids=tuple(tokenizer.stop_token_ids), stop_strings=tuple(s.stop))
+        yield Started(request.request_id, self.info.name, self.settings["target_model"], len(prompt),
+                      at=0.0, clock="modeled")
+        async for event in self._tokens(engine, model, tokenizer, prompt, max_new, params, request, plan):
+            yield event
+
+    async def _tokens(self, engine, model, tokenizer, prompt, max_new, params, request, plan) -> AsyncIterator[Event]:
+        from console.engine import EngineError
+        from console.engine.aio import steps_of_handle
+
+        paced = self.settings["pace"] == "modeled"
+        decoder, pending, parts = tokenizer.stream_decoder(), [], []
+        n, reason, t0 = 0, "stop", time.monotonic()
+        try:
+            handle = engine.loop.submit(prompt, max_new, params, routing=request.want_routing)
+        except EngineError as exc:
+            yield Failed(error=f"engine refused the request: {exc}", usage=Usage(len(prompt), 0), clock="modeled")
+            return
+        steps = steps_of_handle(handle)
+        try:
+            try:
+                async for timed in steps:
+                    at = plan.at(n)
+                    n += 1
+                    if paced:
+                        await asyncio.sleep(max(0.0, t0 + at - time.monotonic()))
+                    step = timed.step
+                    if request.want_routing and step.routing is not None:
+                        yield RoutingStats(tuple(model.moe_layers), tuple(tuple(e) for e in step.routing),
+                                           model.config.n_routed_experts, at=at, clock="modeled")
+                    pending.append(step.token_id)
+                    text = decoder.push(step.token_id)
+                    if text:
+                        parts.append(text)
+                        yield TextDelta(text, tuple(pending), at=at, clock="modeled")
+                        pending = []
+                reason = "length" if handle.finish_reason == "length" else "stop"
+            except EngineError as exc:
+                yield Failed(error=f"engine error: {exc}", partial_text="".join(parts),
+                             usage=Usage(len(prompt), n), at=plan.at(max(n - 1, 0)), clock="modeled")
+                return
+            tail = decoder.flush()
+            if tail or pending:
+                yield TextDelta(tail, tuple(pending), at=plan.at(max(n - 1, 0)), clock="modeled")
+        finally:
+            await steps.aclose()
+        yield self._finished(reason, len(prompt), n, plan)
+
+    @staticmethod
+    def _finished(reason: str, prompt_tokens: int, n: int, plan: Plan) -> Finished:
+        gaps = (plan.tpot_s,) * max(n - 1, 0)
+        decode = plan.tpot_s * len(gaps)
+        e2e = plan.ttft_s + decode
+        timing = Timing(ttft_s=plan.ttft_s, e2e_s=e2e, inter_token_s=gaps, queue_s=0.0, prefill_s=plan.ttft_s,
+                        decode_s=decode, clock="modeled", label=plan.timing_label)
+        point = plan.result.point
+        per_in, per_out = point.usd_per_m_input or 0.0, point.usd_per_m_output or 0.0
+        cost = Cost(input_usd=prompt_tokens * per_in / 1e6, output_usd=n * per_out / 1e6,
+                    usd_per_m_input=per_in, usd_per_m_output=per_out,
+                    price_usd_per_chip_hour=plan.price.usd_per_hour if plan.price else 0.0,
+                    price_date=plan.price.date if plan.price else "", label=plan.cost_label)
+        return Finished(reason, Usage(prompt_tokens, n), timing, cost, at=e2e, clock="modeled")
+
+
+def backend_class_for(spec: HardwareSpec) -> type[Backend]:
+    """A modeled Backend class for ``spec`` (name = ``spec.name``, kind ``modeled``).
+
+    Validates the spec (units, positive figures, a known calibration) and raises
+    :class:`PluginError` with one line when it cannot be modeled."""
+    chip = chip_from_spec(spec)
+    how = (f"calibrated to {perf.calibration(spec.calibration).run}" if spec.calibration
+           else "modeled by analogy (ranges)")
+    info = BackendInfo(
+        name=spec.name, display_name=f"{spec.display_name} (modeled)", kind="modeled",
+        hardware=spec.display_name, model="DeepSeek (target_model option)",
+        description=f"Text from the local engine; timings and cost of the target model on "
+                    f"{spec.display_name} from the performance model, {how}.")
+    cls_name = "Modeled_" + "".join(ch if ch.isalnum() else "_" for ch in spec.name)
+    return type(cls_name, (ModeledBackend,), {"info": info, "spec": spec, "perf_chip": chip,
+                                              "__module__": __name__})

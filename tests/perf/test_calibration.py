@@ -1,0 +1,52 @@
+"""Calibration: eta/overlap fitted exactly to SGLang's TBO pair, MFU to its 2k prefill; cross-checks."""
+
+import pytest
+
+from console.perf import calibration, record, records, residuals
+from console.perf.calibration import predict
+
+
+@pytest.fixture(scope="module")
+def h100():
+    return calibration("sglang-96xh100")
+
+
+def test_fitted_factors_are_the_reference_notes(h100):
+    assert h100.eta == pytest.approx(0.367, abs=0.001)
+    assert h100.overlap == pytest.approx(0.41, abs=0.002)
+    assert h100.mfu == pytest.approx(0.287, abs=0.001)
+    assert h100.label == "modeled (calibrated to SGLang 96xH100, eta=0.37, overlap=0.41)"
+
+
+def test_fit_point_is_reproduced_exactly(h100):
+    tbo = record("sglang-96xh100-decode-tbo")
+    assert predict(tbo, h100) == pytest.approx(2785.25, rel=1e-9)
+    assert tbo.step_seconds * 1e3 == pytest.approx(91.9, abs=0.05)
+    assert predict(record("sglang-96xh100-decode-no-tbo"), h100) == pytest.approx(22310 / 1.255 / 8, rel=1e-3)
+    assert predict(record("sglang-32xh100-prefill-2k"), h100) == pytest.approx(6818, rel=1e-3)
+
+
+@pytest.mark.parametrize("rid, measured, note_model", [
+    ("deepseek-h800-production", 1850, 1709),
+    ("cloudmatrix384-910c-decode", 1943, 1772),
+])
+def test_cross_checks_within_15_percent_and_as_the_note_computed(h100, rid, measured, note_model):
+    modeled = predict(record(rid), h100)
+    assert abs(modeled / measured - 1) < 0.15
+    assert modeled == pytest.approx(note_model, rel=0.005)
+
+
+def test_910c_stack_needs_eta_041_and_mfu_041():
+    huawei = calibration("cloudmatrix384-910c")
+    assert huawei.eta == pytest.approx(0.41, abs=0.005)
+    assert huawei.mfu == pytest.approx(0.41, abs=0.01)
+    assert predict(record("cloudmatrix384-910c-decode"), huawei) == pytest.approx(1943, rel=1e-6)
+
+
+def test_records_carry_sources_and_residuals_cover_them(h100):
+    recs = records()
+    assert all(r.source for r in recs)
+    rows = residuals(h100)
+    assert [r["record"] for r in rows] == [r.id for r in recs]
+    fits = [r for r in rows if r["role"] == "fit"]
+    assert fits and all(abs(r["error"]) < 1e-6 for r in fits)
