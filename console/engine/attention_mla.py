@@ -16,7 +16,7 @@ import numpy as np
 
 from .checkpoint import Checkpoint
 from .config import ModelConfig
-from .ops import causal_mask, lin, rms_norm, softmax_inplace, transposed
+from .ops import causal_mask, lin, rms_norm, rms_scale, softmax_inplace, transposed
 from .rope import Rope
 from .tensors import attention_specs
 
@@ -40,6 +40,7 @@ class MLAAttention:
         dn, dr, dv, dc = cfg.qk_nope_head_dim, cfg.qk_rope_head_dim, cfg.v_head_dim, cfg.kv_lora_rank
         self.layer, self.rope, self.nh, self.dn, self.dr, self.dv, self.dc = layer, rope, nh, dn, dr, dv, dc
         self.lora = cfg.q_lora_rank is not None
+        self._half_turn = np.concatenate([np.arange(dr // 2, dr), np.arange(dr // 2)])  # rope's rotate-half
         perm = interleave_perm(dr) if cfg.rope_interleave else np.arange(dr)
         kv_a = get("kv_a")
         kv_a = np.concatenate([kv_a[:dc], kv_a[dc:][perm]])
@@ -86,6 +87,47 @@ class MLAAttention:
         else:
             self.w_o_abs = None
             self.w_uv_t = np.ascontiguousarray(w_uv.transpose(0, 2, 1))
+
+    def decode_one(self, h: np.ndarray, cos: np.ndarray, sin: np.ndarray, cache) -> np.ndarray:
+        """:meth:`decode` for one sequence (batch-1 decode): h (1, H) -> (1, H).
+
+        The same arithmetic with about half the numpy calls: no per-sequence loop, the query
+        rotated in place, and the cache row written where it lives (``cos``/``sin``: the
+        position's rope rows (dr,)). Requires ``cache.reserve(cache.length + 1)`` first."""
+        nh, dn, dr, dc = self.nh, self.dn, self.dr, self.dc
+        a = lin(h, self.w_in_dec)[0]
+        if self.lora:
+            qa = a[:self.q_width]
+            qa = qa * (self.q_norm * rms_scale(qa, LATENT_NORM_EPS))
+            qsrc = lin(qa[None], self.w_q_dec)[0]
+            k_off = self.q_width
+        else:
+            k_off = nh * (dc + dr) if self.fold_q else self.q_width
+            qsrc = a[:k_off]
+        if self.fold_q:
+            q = qsrc.reshape(nh, dc + dr)
+        else:
+            qf = qsrc.reshape(nh, dn + dr)
+            q = np.empty((nh, dc + dr), np.float32)
+            np.matmul(qf[:, None, :dn], self.w_uk, out=q[:, None, :dc])
+            q[:, dc:] = qf[:, dn:]
+        q_pe = q[:, dc:]
+        turned = q_pe[:, self._half_turn] * sin
+        q_pe *= cos
+        q_pe += turned
+        row = cache.data[self.layer, cache.length]
+        c = a[k_off:k_off + dc]
+        np.multiply(c, self.kv_norm * rms_scale(c, LATENT_NORM_EPS), out=row[:dc])
+        k_pe = a[k_off + dc:]
+        np.multiply(k_pe, cos, out=row[dc:])
+        row[dc:] += k_pe[self._half_turn] * sin
+        kv = cache.data[self.layer, :cache.length + 1]
+        scores = softmax_inplace(np.matmul(q, kv.T))
+        latent = np.matmul(scores, kv[:, :dc])                     # (nh, dc)
+        if self.fold_o:
+            return lin(latent.reshape(1, nh * dc), self.w_o_abs)
+        o = np.matmul(latent[:, None, :], self.w_uv_t)             # (nh, 1, dv)
+        return lin(o.reshape(1, nh * self.dv), self.w_o)
 
     def decode_arrays(self) -> list[np.ndarray]:
         """The weight arrays one decode step reads (for byte accounting)."""

@@ -1,11 +1,13 @@
 """Feed-forward blocks: the dense SwiGLU MLP and the routed MoE block.
 
-Experts are stacked once into two contiguous float32 arrays, stored transposed like every
-matrix (see ``ops``): ``gate_up`` (E, H, 2I) and ``down`` (E, I, H). Dispatch groups tokens by
-expert (a stable argsort of the (token, slot) pairs by expert id) and runs one ``gate_up`` and
-one ``down`` product per active expert over all of its tokens; there is no loop over tokens. The router and the shared expert's gate/up read the same input, so their rows are
-fused into one matrix and computed by a single matmul.
-"""
+Experts are stacked once into two contiguous float32 arrays laid out like every matrix (see
+``ops.pack``): ``gate_up`` (E, H, 2I) and ``down`` (E, I, H), or their column-chunked forms
+(E, 2I/c, H, c) and (E, H/c, I, c) (see ``ops.chunk_width``). Dispatch groups tokens by expert (a stable
+argsort of the (token, slot) pairs by expert id) and runs one ``gate_up`` and one ``down``
+product per active expert over all of its tokens, written into shared buffers, with one
+SwiGLU for all pairs; there is no loop over tokens. The router and the shared expert's gate/up
+read the same input, so their rows are fused into one matrix and computed by a single matmul.
+One token (batch-1 decode) takes ``MoE.decode_one``: the same arithmetic in fewer numpy calls."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import numpy as np
 
 from .checkpoint import Checkpoint
 from .config import ModelConfig
-from .ops import lin, silu_mul, transposed
+from .ops import lin, lin_into, pack, silu_mul, transposed
 from .routing import route_mixtral, route_v2, route_v3
 from .tensors import dense_specs, expert_shapes, moe_specs
 
@@ -28,6 +30,9 @@ class DenseMLP:
     def decode_arrays(self, batch: int = 1) -> list[np.ndarray]:
         return [self.w_gate_up, self.w_down]
 
+    def decode_one(self, h: np.ndarray) -> tuple[np.ndarray, None, None]:
+        return self(h)
+
     def __call__(self, h: np.ndarray) -> tuple[np.ndarray, None, None]:
         gu = lin(h, self.w_gate_up)
         return lin(silu_mul(gu[:, :self.inter], gu[:, self.inter:]), self.w_down), None, None
@@ -38,7 +43,7 @@ def _load_experts(cfg: ModelConfig, ckpt: Checkpoint, layer: int, specs) -> tupl
     if specs.fused:
         gate_up = ckpt.float32(specs.experts["gate_up"], (E, 2 * inter, H)).transpose(0, 2, 1)
         down = ckpt.float32(specs.experts["down"], (E, H, inter)).transpose(0, 2, 1)
-        return np.ascontiguousarray(gate_up), np.ascontiguousarray(down)
+        return pack(gate_up), pack(down)
     shapes = expert_shapes(cfg)
     gate_up = np.empty((E, H, 2 * inter), np.float32)      # transposed: x @ gate_up[e]
     down = np.empty((E, inter, H), np.float32)
@@ -46,7 +51,7 @@ def _load_experts(cfg: ModelConfig, ckpt: Checkpoint, layer: int, specs) -> tupl
         gate_up[e, :, :inter] = ckpt.float32(specs.experts["gate"].format(e=e), shapes["gate"]).T
         gate_up[e, :, inter:] = ckpt.float32(specs.experts["up"].format(e=e), shapes["up"]).T
         down[e] = ckpt.float32(specs.experts["down"].format(e=e), shapes["down"]).T
-    return gate_up, down
+    return pack(gate_up), pack(down)
 
 
 class MoE:
@@ -94,46 +99,67 @@ class MoE:
 
     def __call__(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """h (N, H) -> (output (N, H), expert ids (N, k), weights (N, k))."""
-        E, inter = self.E, self.inter
+        if h.shape[0] == 1:
+            return self.decode_one(h)
+        E = self.E
         r = lin(h, self.w_in)                                # (N, E [+ 2 I_shared])
         idx, w = self.route(np.ascontiguousarray(r[:, :E]))
-        if h.shape[0] == 1:
-            out = self._single(h[0], idx[0], w[0])[None, :]
-        else:
-            out = self._dispatch(h, idx, w)
+        out = self._dispatch(h, idx, w)
         if self.w_shared_down is not None:
             s = self.shared_width
             out += lin(silu_mul(r[:, E:E + s], r[:, E + s:]), self.w_shared_down)
         return out, idx, w
 
-    def _single(self, x: np.ndarray, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
-        """One token: k matrix-vector products per projection, no sorting; the k outputs are
-        combined by one (k,) @ (k, H) product."""
-        inter = self.inter
-        ys = np.empty((idx.shape[0], x.shape[0]), np.float32)
-        for j, e in enumerate(idx.tolist()):
-            gu = np.matmul(x, self.gate_up[e])
-            np.matmul(silu_mul(gu[:inter], gu[inter:]), self.down[e], out=ys[j])
-        return np.matmul(w, ys)
+    def decode_one(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`__call__` for one token (batch-1 decode), in fewer numpy calls: the chosen
+        experts' and the shared expert's gate/up rows share one SwiGLU, each routing weight
+        scales its expert's activation before the down projection, and the k (+1) down
+        projections land in one buffer summed once."""
+        E, inter, k = self.E, self.inter, self.k
+        r = lin(h, self.w_in)[0]
+        idx, w = self.route(r[None, :E])
+        shared = self.w_shared_down is not None and self.shared_width == inter
+        rows = k + 1 if shared else k
+        gu = np.empty((rows, 2 * inter), np.float32)
+        if shared:
+            gu[k] = r[E:]
+        experts = idx[0].tolist()
+        for j, e in enumerate(experts):
+            lin_into(h, self.gate_up[e], gu[j:j + 1])
+        act = silu_mul(gu[:, :inter], gu[:, inter:])
+        act[:k] *= w[0][:, None]
+        ys = np.empty((rows, h.shape[1]), np.float32)
+        for j, e in enumerate(experts):
+            lin_into(act[j:j + 1], self.down[e], ys[j:j + 1])
+        if shared:
+            lin_into(act[k:], self.w_shared_down, ys[k:])
+        out = ys.sum(axis=0, keepdims=True)
+        if self.w_shared_down is not None and not shared:
+            s = self.shared_width
+            out += lin(silu_mul(r[None, E:E + s], r[None, E + s:]), self.w_shared_down)
+        return out, idx, w
 
     def _dispatch(self, h: np.ndarray, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
-        """Many tokens: sort (token, slot) pairs by expert; one matmul pair per active expert."""
+        """Many tokens: sort the (token, slot) pairs by expert; one gate/up product per active
+        expert over all its tokens into one buffer, ONE SwiGLU and weighting for all pairs,
+        then one down product per expert into one output buffer (no per-expert temporaries)."""
         N, k = idx.shape
         inter = self.inter
         flat = idx.ravel()
         order = np.argsort(flat, kind="stable")
-        counts = np.bincount(flat, minlength=self.E)
-        ends = np.cumsum(counts)
-        tokens = order // k
-        weights = w.ravel()[order][:, None]
+        by_expert = flat[order]
+        cuts = (np.flatnonzero(by_expert[1:] != by_expert[:-1]) + 1).tolist()
+        starts, ends = [0] + cuts, cuts + [N * k]
+        experts = by_expert[starts].tolist()
+        xs = h[order // k]                                           # (N k, H), grouped by expert
+        gu = np.empty((N * k, 2 * inter), np.float32)
+        for e, s0, s1 in zip(experts, starts, ends):
+            lin_into(xs[s0:s1], self.gate_up[e], gu[s0:s1])
+        act = silu_mul(gu[:, :inter], gu[:, inter:])
+        act *= w.ravel()[order][:, None]
         ys = np.empty((N * k, h.shape[1]), np.float32)
-        for e in np.flatnonzero(counts).tolist():
-            end = int(ends[e])
-            start = end - int(counts[e])
-            gu = lin(h[tokens[start:end]], self.gate_up[e])          # (m, 2I)
-            act = silu_mul(gu[:, :inter], gu[:, inter:])
-            act *= weights[start:end]
-            ys[start:end] = lin(act, self.down[e])
+        for e, s0, s1 in zip(experts, starts, ends):
+            lin_into(act[s0:s1], self.down[e], ys[s0:s1])
         unsorted = np.empty_like(ys)
         unsorted[order] = ys
         return unsorted.reshape(N, k, -1).sum(axis=1)

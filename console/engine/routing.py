@@ -48,16 +48,22 @@ def route_v3(logits: np.ndarray, bias: np.ndarray, k: int, n_group: int, topk_gr
 
 def _route_v3_one(logits: np.ndarray, bias: np.ndarray, k: int, n_group: int, topk_group: int,
                   norm_topk_prob: bool, scale: float) -> tuple[np.ndarray, np.ndarray]:
-    """``route_v3`` for a single token (batch-1 decode): 1-D arrays, about half the numpy calls."""
+    """``route_v3`` for a single token (batch-1 decode): the affinities in float32 numpy, the
+    selection (a few dozen numbers) in plain Python, which costs fewer calls than numpy's."""
     scores = sigmoid(logits)
-    choice = scores + bias
-    E = choice.shape[0]
+    choice = (scores + bias).tolist()
+    E = len(choice)
     if n_group > 1 and topk_group < n_group:
         per = E // n_group
-        grouped = choice.reshape(n_group, per)                   # a view: masking edits choice
-        top2 = np.partition(grouped, per - 2, axis=1)[:, per - 2:].sum(axis=1)
-        grouped[np.argpartition(top2, n_group - topk_group - 1)[:n_group - topk_group]] = -np.inf
-    idx = np.argpartition(choice, E - k)[E - k:]
+        group_score = []
+        for g in range(n_group):
+            best = sorted(choice[g * per:(g + 1) * per])
+            group_score.append(best[-1] + best[-2])
+        kept = sorted(range(n_group), key=group_score.__getitem__)[n_group - topk_group:]
+        candidates = [e for g in kept for e in range(g * per, (g + 1) * per)]
+    else:
+        candidates = range(E)
+    idx = np.array(sorted(candidates, key=choice.__getitem__)[-k:])
     w = scores[idx]
     if norm_topk_prob:
         w /= w.sum() + 1e-20

@@ -111,11 +111,20 @@ def test_every_activation_is_float32(folders):
                 return out
             return wrapper
 
+        class SpyFFN:   # both the batched call and the batch-1 ``decode_one`` path
+            def __init__(self, ffn):
+                self.call, self.decode_one = spy(ffn), spy(ffn.decode_one)
+
+            def __call__(self, h):
+                return self.call(h)
+
         for i in range(model.config.num_hidden_layers):
             layer = model.layer(i)
             layer.attn.prefill = spy(layer.attn.prefill)
             layer.attn.decode = spy(layer.attn.decode)
-            layer.ffn = spy(layer.ffn)
+            if hasattr(layer.attn, "decode_one"):
+                layer.attn.decode_one = spy(layer.attn.decode_one)
+            layer.ffn = SpyFFN(layer.ffn)
         tokens = list(model.generate(IDS[:5], 4))
         assert len(tokens) == 4
         assert seen and all(d == np.float32 for d in seen), set(seen)
@@ -133,9 +142,13 @@ def test_moe_dispatch_groups_tokens_by_expert(folders, monkeypatch):
         one, idx1, w1 = moe(h[n:n + 1])
         assert set(idx1[0]) == set(idx[n])
         np.testing.assert_allclose(one[0], out[n], atol=1e-5, rtol=0)
+    for n in range(3):                                   # ... and so does the batch-1 decode path
+        one, idx1, _ = moe.decode_one(h[n:n + 1])
+        assert set(idx1[0]) == set(idx[n])
+        np.testing.assert_allclose(one[0], out[n], atol=1e-5, rtol=0)
     calls = []
-    real = ffn_module.lin
-    monkeypatch.setattr(ffn_module, "lin", lambda x, wt: calls.append(x.shape[0]) or real(x, wt))
+    real = ffn_module.lin_into
+    monkeypatch.setattr(ffn_module, "lin_into", lambda x, wt, o: calls.append(x.shape[0]) or real(x, wt, o))
     moe._dispatch(h, idx, w)
     assert len(calls) == 2 * len(np.unique(idx))         # one gate_up + one down per active expert
     assert sum(calls) == 2 * idx.size                    # ... each over all of that expert's tokens
