@@ -9,14 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-Tag = Literal["spec", "announced", "derived", "assumption"]
+Tag = Literal["spec", "announced", "derived", "assumption", "market"]
 
 
 @dataclass(frozen=True)
 class Figure:
     """A sourced number. ``tag``: ``spec`` (vendor datasheet), ``announced``
     (roadmap, not shipped), ``derived`` (computed from other figures, the
-    ``note`` says how) or ``assumption`` (no public source; the note says why).
+    ``note`` says how), ``assumption`` (no public source; the note says why)
+    or ``market`` (a dated market price such as a rental index).
     ``date`` matters for prices (ISO date)."""
 
     value: float

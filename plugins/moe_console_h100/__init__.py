@@ -31,7 +31,7 @@ H100 = HardwareSpec(
              "byte-weighted effective bandwidth 3 / (1/43 + 2/46) for one FP8 dispatch + BF16 combine",
     ),
     price_usd_per_hour=Figure(
-        2.35, "USD/h", "SemiAnalysis GPU rental index via secondary reports [S30]", tag="spec",
+        2.35, "USD/h", "SemiAnalysis GPU rental index via secondary reports [S30]", tag="market",
         note="market price, 1-year contract (not a vendor figure); on-demand median about 2.95",
         date="2026-03",
     ),
