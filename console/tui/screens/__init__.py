@@ -1,0 +1,1 @@
+"""Screens of the console: chat, backend picker, compare, plugins, sampling form."""

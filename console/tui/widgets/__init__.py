@@ -1,0 +1,1 @@
+"""Widgets of the console: prompt, messages, metric panels, heat map, conversation list."""

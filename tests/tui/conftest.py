@@ -1,0 +1,73 @@
+"""Fixtures of the TUI tests: an isolated home, a plugin host made of the real
+built-in plugins plus (on request) the test stand-ins of ``standin_plugins/``,
+and a factory for the real app with injected dependencies."""
+
+from __future__ import annotations
+
+import itertools
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from console.api import Sampling
+from console.plugins import PluginHost
+from console.settings import Settings
+
+STANDINS = Path(__file__).parent / "standin_plugins"
+STANDIN_MODULES = {"scripted": "tui_scripted", "broken": "tui_broken"}
+
+
+def standin_distribution(root: Path, names: list[str]) -> metadata.Distribution:
+    """A throw-away dist-info registering the stand-in plugins ``names``."""
+    info = root / "tui_standins-0.0.1.dist-info"
+    info.mkdir(parents=True, exist_ok=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: tui-standins\nVersion: 0.0.1\n")
+    lines = ["[moe_console]"] + [f"{n} = {STANDIN_MODULES[n]}" for n in names]
+    (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+    return metadata.Distribution.at(info)
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path, monkeypatch):
+    """Every test gets its own MOE_CONSOLE_HOME and no plugin env switches."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("MOE_CONSOLE_HOME", str(home))
+    monkeypatch.delenv("MOE_CONSOLE_PLUGINS", raising=False)
+    monkeypatch.delenv("MOE_CONSOLE_DISABLE_PLUGINS", raising=False)
+    monkeypatch.syspath_prepend(str(STANDINS))
+    return home
+
+
+_counter = itertools.count()
+
+
+@pytest.fixture
+def make_host(tmp_path):
+    """``make_host("scripted", "broken", builtin=True)`` -> a fresh PluginHost."""
+
+    def make(*standins: str, builtin: bool = True) -> PluginHost:
+        dists = [metadata.distribution("moe-console")] if builtin else []
+        if standins:
+            dists.append(standin_distribution(tmp_path / f"dist{next(_counter)}", list(standins)))
+        return PluginHost.discover(allow=None, deny=(), distributions=dists)
+
+    return make
+
+
+@pytest.fixture
+def make_app(tmp_path, make_host):
+    """``make_app(backend="local", host=None, **settings)`` -> a ConsoleApp on a
+    database under ``tmp_path`` (the same file for every app of one test, so
+    a second app sees what the first stored)."""
+    from console.tui.app import ConsoleApp
+
+    def make(backend: str = "local", *, host=None, clock=None, problems=(), sampling=None, **fields):
+        settings = Settings(default_backend=backend, sampling=sampling or Sampling(max_tokens=48, temperature=0.0,
+                                                                                   seed=7), **fields)
+        return ConsoleApp(host=host or make_host("scripted"), store_path=tmp_path / "conversations.db",
+                          settings=settings, settings_problems=problems, clock=clock)
+
+    return make
+

@@ -1,0 +1,50 @@
+"""The compare view: the last turn on the measured local engine and a modeled
+H100 side by side, with labelled figures and the modeled workload table."""
+
+from __future__ import annotations
+
+from textual.widgets import DataTable
+
+from console.tui.screens.compare import CompareScreen
+from tui_helpers import wait_for, wait_idle
+
+
+async def test_compare_runs_the_last_turn_on_two_backends_side_by_side(make_app):
+    app = make_app("local", backend_options={"h100": {"pace": "fast"}})
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press(*"What is an expert?", "enter")
+        await wait_idle(pilot, app, timeout=60)
+        stored = app.session.conversation.messages
+        await pilot.press("ctrl+t")
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
+        screen = app.screen
+        picker = screen.query_one("#compare-backends")
+        picker.deselect_all()
+        picker.select("local")
+        picker.select("h100")
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: len(screen.results) == 2, timeout=60)
+        await pilot.pause(0.3)
+        local, h100 = screen.results["local"], screen.results["h100"]
+        assert local.status == h100.status == "complete"
+        assert local.timing.clock == "measured" and h100.timing.clock == "modeled"
+        assert local.text == stored[-1].content  # same turn, same greedy seeded sampling
+        columns = {c.border_title: c for c in screen.query(".compare-column")}
+        assert set(columns) == {"local", "h100"}
+        local_figs = str(columns["local"].query_one(".compare-figures").render())
+        h100_figs = str(columns["h100"].query_one(".compare-figures").render())
+        assert local_figs.startswith("measured") and "TTFT" in local_figs
+        assert h100_figs.startswith("modeled (calibrated") and "$/M in" in h100_figs
+        table = screen.query_one("#workload-table", DataTable)
+        assert [str(c.label) for c in table.columns.values()] == ["figure", "h100"]
+        rows = {str(table.get_row_at(i)[0]): str(table.get_row_at(i)[1]) for i in range(table.row_count)}
+        assert rows["batch / chip"] == "128" and rows["label"].startswith("modeled (calibrated")
+        box = screen.query_one("#workload-concurrency")
+        box.value = "32"
+        box.focus()
+        await pilot.press("enter")  # a chosen workload: the table is modeled again
+        rows = {str(table.get_row_at(i)[0]): str(table.get_row_at(i)[1]) for i in range(table.row_count)}
+        assert rows["batch / chip"] == "32"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is app.chat)
+        assert app.session.conversation.messages == stored  # nothing added to the conversation

@@ -1,0 +1,55 @@
+"""Helpers of the TUI tests (a module of its own, so test files import it by a
+name no other test directory uses)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from console.api import Sampling
+
+#: A prompt and seeded sampling for which the built-in model talks until
+#: ``max_tokens`` (checked: 600 tokens, finish reason "length"), so a test can
+#: act while the real engine streams at full speed. If the built-in model is
+#: retrained, pick a new seed (tests assert the reply was still streaming).
+LONG_PROMPT = "Tell me everything you know."
+LONG_SAMPLING = Sampling(max_tokens=600, temperature=1.5, seed=11)
+
+
+class FakeClock:
+    """An injected clock that advances only when told (deterministic snapshots)."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+async def wait_for(pilot, predicate, timeout: float = 20.0, step: float = 0.02) -> None:
+    """Let the app run until ``predicate()`` is true (fails after ``timeout`` s).
+
+    Polls with a plain sleep: ``pilot.pause`` first waits for the screen to
+    go idle, which during a stream can take longer than the stream itself."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {predicate}")
+        await asyncio.sleep(step)
+
+
+async def wait_idle(pilot, app, timeout: float = 20.0) -> None:
+    """Wait until no reply streams and the reply worker has drawn its end."""
+    chat = app.chat
+    await wait_for(pilot, lambda: not app.session.busy and (chat._reply is None or chat._reply.is_finished),
+                   timeout)
+    await pilot.pause()
+
+
+def message_views(app):
+    from console.tui.widgets.message import MessageView
+
+    return list(app.chat.query("#thread MessageView").results(MessageView))
