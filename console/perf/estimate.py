@@ -151,4 +151,17 @@ def estimate(profile: ModelProfile, chip: Chip, dep: Deployment, workload: Workl
         tokens_per_s, tpot = tokens_per_s * share, step_s / share
         met = met and (workload.tpot_ms is None or tpot <= workload.tpot_ms / 1e3)
     return Estimate(chip, profile, factors, dep, workload, batch, limit, step, tokens_per_s, tpot,
-                    rate, workload.prompt_tokens / rate, price, met)
+                    rate, ttft_floor(workload.prompt_tokens / rate, profile, chip, dep, factors), price, met)
+
+
+def ttft_floor(prefill_s: float, profile: ModelProfile, chip: Chip, dep: Deployment,
+               factors: Factors) -> float:
+    """TTFT is never below one forward pass at batch 1.
+
+    The MFU-based prefill rate is a throughput; a short prompt still needs one
+    whole pass that reads every weight and crosses every all-to-all, which is
+    what a batch-1 decode step costs. Without this floor a 10-token prompt would
+    show a TTFT of about a millisecond.
+    """
+    one_pass = float(decode_step(profile, chip, dep, 1, 0.0, factors.eta, factors.overlap).step[0])
+    return max(prefill_s, one_pass)

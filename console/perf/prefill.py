@@ -4,7 +4,8 @@ FLOPs per prompt token = ``2 * active params`` (GEMMs, at the deployment's
 prefill GEMM precision) + attention at the full prompt length (at the prefill
 attention precision, BF16 where the chip has no FP8). One prompt per
 data-parallel rank, no queueing and no KV transfer to the decode side: TTFT is a
-lower bound of what a loaded system shows.
+lower bound of what a loaded system shows. ``estimate`` never lets TTFT fall
+below one batch-1 forward pass (see ``console.perf.estimate.ttft_floor``).
 """
 
 from __future__ import annotations
