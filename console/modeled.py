@@ -14,6 +14,9 @@ Labels: ``Timing.label`` and ``Cost.label`` name the model, its calibration and,
 for hardware modeled by analogy (``spec.calibration is None``), the range of the
 figure over the sensitivity scenarios.
 
+Nothing heavy runs on the event loop: importing the engine, loading the model
+and its tokenizer and encoding the prompt happen in a worker thread.
+
 Prices: the ``price_usd_per_hour`` option when > 0, else the user's price file
 (``$MOE_CONSOLE_PRICES`` or ``prices.toml`` in the console's config directory),
 else the plugin's price figure.
@@ -22,8 +25,11 @@ else the plugin's price figure.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, AsyncIterator, ClassVar
 
 from console import perf
@@ -63,6 +69,8 @@ OPTIONS = (
            "price per chip-hour in USD; 0 uses the user price file or the hardware plugin's price",
            minimum=0.0),
     Option("model_path", "str", "", "checkpoint folder the reply text comes from; empty: the built-in model"),
+    Option("ignore_eos", "bool", False,
+           "keep generating past end-of-text until max tokens; for benchmarks and tests"),
 )
 
 
@@ -186,22 +194,24 @@ class ModeledBackend(Backend):
         except perf.PerfDataError as exc:
             raise BackendError(str(exc)) from None
 
-    async def stream(self, request: Request) -> AsyncIterator[Event]:
-        from console.engine import EngineError, SamplingParams
-        from console.engine.aio import shared_engine
+    @property
+    def context_window(self) -> int | None:
+        """The window of the checkpoint the reply text comes from (the engine's
+        ``max_position_embeddings``, read from its config.json without loading
+        weights), not the target model's: the engine runs this conversation, so
+        its window is what limits it. ``None`` when the folder is unreadable."""
+        if not hasattr(self, "_window"):
+            self._window = engine_window(self.settings["model_path"])
+        return self._window
 
-        try:
-            engine = await asyncio.to_thread(shared_engine, self.settings["model_path"] or None)
-        except EngineError as exc:
-            yield Failed(error=f"cannot load the model the text comes from: {exc}", clock="modeled")
+    async def stream(self, request: Request) -> AsyncIterator[Event]:
+        ready = await asyncio.to_thread(_prepare, self.settings, request)
+        if isinstance(ready, Failed):
+            yield ready
             return
-        model, tokenizer = engine.model, engine.model.tokenizer
-        if tokenizer is None:
-            yield Failed(error=f"model {model.name!r} has no tokenizer files", clock="modeled")
-            return
-        messages = [{"role": m.role, "content": m.content} for m in request.messages]
-        prompt = list(tokenizer.apply_chat_template(messages, add_generation_prompt=True))
-        window = model.config.max_position_embeddings
+        engine, tokenizer, prompt = ready
+        model = engine.model
+        self._window = window = model.config.max_position_embeddings
         if len(prompt) >= window:
             yield Failed(error=f"the prompt is {len(prompt)} tokens but {model.name} has a context window "
                                f"of {window} tokens; shorten the conversation",
@@ -214,13 +224,18 @@ class ModeledBackend(Backend):
         except BackendError as exc:
             yield Failed(error=str(exc), usage=Usage(len(prompt), 0), clock="modeled")
             return
+        from console.engine import SamplingParams  # imported by now (in the worker thread): cheap
+
+        stop_ids = () if self.settings["ignore_eos"] else tuple(tokenizer.stop_token_ids)
         params = SamplingParams(temperature=s.temperature, top_k=s.top_k, top_p=s.top_p, min_p=s.min_p,
                                 repetition_penalty=s.repetition_penalty, seed=s.seed,
-                                stop_token_ids=tuple(tokenizer.stop_token_ids), stop_strings=tuple(s.stop))
+                                stop_token_ids=stop_ids, stop_strings=tuple(s.stop))
         yield Started(request.request_id, self.info.name, self.settings["target_model"], len(prompt),
                       at=0.0, clock="modeled")
-        async for event in self._tokens(engine, model, tokenizer, prompt, max_new, params, request, plan):
-            yield event
+        tokens = self._tokens(engine, model, tokenizer, prompt, max_new, params, request, plan)
+        async with contextlib.aclosing(tokens):  # closing this stream closes (cancels) the engine side now
+            async for event in tokens:
+                yield event
 
     async def _tokens(self, engine, model, tokenizer, prompt, max_new, params, request, plan) -> AsyncIterator[Event]:
         from console.engine import EngineError
@@ -278,6 +293,46 @@ class ModeledBackend(Backend):
                     price_usd_per_chip_hour=plan.price.usd_per_hour if plan.price else 0.0,
                     price_date=plan.price.date if plan.price else "", label=plan.cost_label)
         return Finished(reason, Usage(prompt_tokens, n), timing, cost, at=e2e, clock="modeled")
+
+
+def _prepare(settings: dict[str, Any], request: Request) -> tuple[Any, Any, list[int]] | Failed:
+    """Blocking start of a reply, for a worker thread: import the engine, load
+    (once per process) the model and its tokenizer, apply the chat template.
+    Returns ``(engine, tokenizer, prompt token ids)`` or a ``Failed`` event."""
+    from console.engine import EngineError
+    from console.engine.aio import shared_engine
+
+    try:
+        engine = shared_engine(settings["model_path"] or None)
+    except EngineError as exc:
+        return Failed(error=f"cannot load the model the text comes from: {exc}", clock="modeled")
+    tokenizer = engine.model.tokenizer
+    if tokenizer is None:
+        return Failed(error=f"model {engine.model.name!r} has no tokenizer files", clock="modeled")
+    messages = [{"role": m.role, "content": m.content} for m in request.messages]
+    return engine, tokenizer, list(tokenizer.apply_chat_template(messages, add_generation_prompt=True))
+
+
+def engine_window(model_path: str) -> int | None:
+    """``max_position_embeddings`` from the config.json of ``model_path`` (empty:
+    the built-in model), without importing the engine; ``None`` if unreadable."""
+    import importlib.util
+    import sys
+
+    if model_path:
+        folder = Path(model_path).expanduser()
+    elif "console.engine" in sys.modules:
+        folder = Path(sys.modules["console.engine"].builtin_model_path())
+    else:
+        spec = importlib.util.find_spec("console.engine")
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        folder = Path(list(spec.submodule_search_locations)[0]) / "builtin"
+    try:
+        value = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("max_position_embeddings")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def backend_class_for(spec: HardwareSpec) -> type[Backend]:

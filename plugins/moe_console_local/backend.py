@@ -6,13 +6,22 @@ tokenizer's chat template; reply text comes from the tokenizer's stream
 decoder (whole characters); timings are ``time.monotonic()`` values read where
 the engine hands each token over; cost is this machine's price per hour times
 the measured time.
+
+Nothing heavy runs on the event loop: importing the engine, loading the
+weights and the tokenizer, and encoding the prompt happen in a worker thread
+(``asyncio.to_thread``), so the console stays responsive during the first
+reply. ``context_window`` is read from the checkpoint's ``config.json``
+without loading the weights.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
-from typing import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, AsyncIterator
 
 from console.api import (
     Backend,
@@ -61,31 +70,41 @@ class LocalBackend(Backend):
             "(default: an assumed small cloud VM, 2026-11-28)",
             minimum=0.0,
         ),
+        Option(
+            "ignore_eos",
+            "bool",
+            False,
+            "keep generating past end-of-text until max tokens; for benchmarks and tests",
+        ),
     )
 
-    async def _engine(self):
-        from console.engine.aio import shared_engine
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._window: int | None = None
+        self._window_read = False
 
-        path = self.settings["model_path"] or None
-        return await asyncio.to_thread(shared_engine, path)
+    @property
+    def context_window(self) -> int | None:
+        """The checkpoint's ``max_position_embeddings`` (prompt + reply tokens),
+        read from its ``config.json`` without importing the engine or loading
+        weights; ``None`` when the folder or the figure is missing (the first
+        reply then fails with the engine's own message)."""
+        if not self._window_read:
+            self._window_read = True
+            self._window = config_window(self.settings["model_path"])
+        return self._window
 
     async def stream(self, request: Request) -> AsyncIterator[Event]:
-        from console.engine import EngineError, SamplingParams
+        prepared = await asyncio.to_thread(prepare, self.settings, request)
+        if isinstance(prepared, Failed):
+            yield prepared
+            return
+        from console.engine import EngineError  # imported by now (in the worker thread): cheap
         from console.engine.aio import steps_of_handle
 
-        try:
-            engine = await self._engine()
-        except EngineError as exc:
-            yield Failed(error=f"cannot load the model: {exc}")
-            return
+        engine, tokenizer, prompt, start = prepared.engine, prepared.tokenizer, prepared.prompt, prepared.start
         model = engine.model
-        tokenizer = model.tokenizer
-        if tokenizer is None:
-            yield Failed(error=f"model {model.name!r} has no tokenizer files; local needs one")
-            return
-        start = time.monotonic()  # after the one-time model load: a warm-up, not reply latency
-        messages = [{"role": m.role, "content": m.content} for m in request.messages]
-        prompt = list(tokenizer.apply_chat_template(messages, add_generation_prompt=True))
+        self._window, self._window_read = model.config.max_position_embeddings, True
         window = model.config.max_position_embeddings
         if len(prompt) >= window:
             yield Failed(
@@ -97,16 +116,7 @@ class LocalBackend(Backend):
             return
         s = request.sampling
         max_new = min(s.max_tokens, window - len(prompt))
-        stop_ids = tuple(tokenizer.stop_token_ids)
-        params = SamplingParams(
-            temperature=s.temperature,
-            top_k=s.top_k,
-            top_p=s.top_p,
-            min_p=s.min_p,
-            repetition_penalty=s.repetition_penalty,
-            seed=s.seed,
-            stop_token_ids=stop_ids,
-        )  # stop strings are cut here, on the text, so every token keeps its own timestamp
+        params = prepared.params
         yield Started(request.request_id, self.info.name, model.name, len(prompt), at=time.monotonic() - start)
 
         text = ReplyText(tokenizer.stream_decoder(), tuple(s.stop))
@@ -160,3 +170,82 @@ class LocalBackend(Backend):
         timing = measured_timing(start, token_times, end)
         cost = measured_cost(timing, usage, self.settings["price_usd_per_hour"])
         yield Finished(reason=reason, usage=usage, timing=timing, cost=cost, at=end - start)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What the worker thread readies for one reply (see :func:`prepare`)."""
+
+    engine: Any
+    tokenizer: Any
+    prompt: list[int]
+    params: Any
+    start: float
+
+
+def prepare(settings: dict[str, Any], request: Request) -> Prepared | Failed:
+    """Blocking part of a reply's start, run in a worker thread: import the
+    engine, load (once per process) the model and its tokenizer, apply the chat
+    template, build the engine's sampling parameters. ``start`` is read after
+    the one-time model load (a warm-up, not reply latency).
+
+    ``ignore_eos`` passes no stop token ids to the engine, so the reply runs to
+    ``max_tokens`` (or the context window); stop strings are cut on the text by
+    :class:`ReplyText` either way, so every token keeps its own timestamp."""
+    from console.engine import EngineError, SamplingParams
+    from console.engine.aio import shared_engine
+
+    try:
+        engine = shared_engine(settings["model_path"] or None)
+    except EngineError as exc:
+        return Failed(error=f"cannot load the model: {exc}")
+    model = engine.model
+    tokenizer = model.tokenizer
+    if tokenizer is None:
+        return Failed(error=f"model {model.name!r} has no tokenizer files; local needs one")
+    start = time.monotonic()
+    messages = [{"role": m.role, "content": m.content} for m in request.messages]
+    prompt = list(tokenizer.apply_chat_template(messages, add_generation_prompt=True))
+    s = request.sampling
+    try:
+        params = SamplingParams(
+            temperature=s.temperature,
+            top_k=s.top_k,
+            top_p=s.top_p,
+            min_p=s.min_p,
+            repetition_penalty=s.repetition_penalty,
+            seed=s.seed,
+            stop_token_ids=() if settings["ignore_eos"] else tuple(tokenizer.stop_token_ids),
+        )
+    except EngineError as exc:
+        return Failed(error=f"bad sampling: {exc}", usage=Usage(len(prompt), 0))
+    return Prepared(engine, tokenizer, prompt, params, start)
+
+
+def config_window(model_path: str) -> int | None:
+    """``max_position_embeddings`` of the checkpoint at ``model_path`` (empty:
+    the built-in model), from its config.json alone; ``None`` if unreadable."""
+    folder = Path(model_path).expanduser() if model_path else builtin_folder()
+    if folder is None:
+        return None
+    try:
+        value = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("max_position_embeddings")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def builtin_folder() -> Path | None:
+    """The built-in model folder (``console.engine.builtin_model_path()``),
+    found without executing ``console.engine`` (which imports numpy) when it
+    is not imported yet."""
+    import importlib.util
+    import sys
+
+    engine = sys.modules.get("console.engine")
+    if engine is not None:
+        return Path(engine.builtin_model_path())
+    spec = importlib.util.find_spec("console.engine")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0]) / "builtin"

@@ -5,6 +5,7 @@ and a factory for the real app with injected dependencies."""
 from __future__ import annotations
 
 import itertools
+import os
 from importlib import metadata
 from pathlib import Path
 
@@ -56,14 +57,25 @@ def make_host(tmp_path):
     return make
 
 
+#: Set to a checkpoint folder to run every ``local`` reply of these tests on
+#: it instead of the built-in model (the tests must pass with any weights).
+TEST_MODEL_ENV = "MOE_CONSOLE_TUI_TEST_MODEL"
+
+
 @pytest.fixture
 def make_app(tmp_path, make_host):
     """``make_app(backend="local", host=None, **settings)`` -> a ConsoleApp on a
     database under ``tmp_path`` (the same file for every app of one test, so
-    a second app sees what the first stored)."""
+    a second app sees what the first stored). ``$MOE_CONSOLE_TUI_TEST_MODEL``
+    sets the ``local`` backend's ``model_path``."""
     from console.tui.app import ConsoleApp
 
     def make(backend: str = "local", *, host=None, clock=None, problems=(), sampling=None, **fields):
+        checkpoint = os.environ.get(TEST_MODEL_ENV)
+        if checkpoint:
+            options = {k: dict(v) for k, v in fields.get("backend_options", {}).items()}
+            options.setdefault("local", {})["model_path"] = checkpoint
+            fields["backend_options"] = options
         settings = Settings(default_backend=backend, sampling=sampling or Sampling(max_tokens=48, temperature=0.0,
                                                                                    seed=7), **fields)
         return ConsoleApp(host=host or make_host("scripted"), store_path=tmp_path / "conversations.db",

@@ -11,7 +11,7 @@ from textual.widgets import Markdown
 from console.api import Sampling
 from console.tui.widgets.message import MessageView
 from console.tui.widgets.prompt import PromptInput
-from tui_helpers import LONG_PROMPT, LONG_SAMPLING, message_views, wait_for, wait_idle
+from tui_helpers import LONG_OPTIONS, LONG_PROMPT, LONG_SAMPLING, message_views, wait_for, wait_idle
 
 
 async def send(pilot, text: str) -> None:
@@ -33,7 +33,8 @@ async def test_send_streams_the_reply_through_markdown_stream(make_app, monkeypa
 
     monkeypatch.setattr(Markdown, "append", counting_append)
     monkeypatch.setattr(Markdown, "update", counting_update)
-    app = make_app("local", sampling=dataclasses.replace(LONG_SAMPLING, max_tokens=320))
+    app = make_app("local", sampling=dataclasses.replace(LONG_SAMPLING, max_tokens=320),
+                   backend_options=LONG_OPTIONS)
     async with app.run_test(size=(120, 40)) as pilot:
         await send(pilot, LONG_PROMPT)
         seen_partial = []
@@ -62,7 +63,7 @@ async def test_send_streams_the_reply_through_markdown_stream(make_app, monkeypa
 
 
 async def test_escape_cancels_keeps_the_partial_reply_and_offers_the_prompt_again(make_app):
-    app = make_app("local", sampling=LONG_SAMPLING)
+    app = make_app("local", sampling=LONG_SAMPLING, backend_options=LONG_OPTIONS)
     async with app.run_test(size=(120, 40)) as pilot:
         await send(pilot, LONG_PROMPT)
         await wait_for(pilot, lambda: len(message_views(app)) == 2 and message_views(app)[1].text)
@@ -165,3 +166,14 @@ async def test_conversations_persist_across_a_restart(make_app):
         await wait_for(pilot, lambda: message_views(again) and message_views(again)[0].text == "remember me")
         assert isinstance(message_views(again)[1], MessageView)
         assert message_views(again)[1].status == "complete"
+
+
+async def test_local_backend_options_come_from_settings_toml(isolated_home, make_host, tmp_path):
+    from console.tui.app import ConsoleApp
+
+    (isolated_home / "settings.toml").write_text("[backends.local]\nignore_eos = true\n")
+    app = ConsoleApp(host=make_host("scripted"), store_path=tmp_path / "c.db")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert app.session.backend_name == "local" and not app.session.problems
+        assert app.session.backend.settings["ignore_eos"] is True

@@ -8,12 +8,14 @@ import time
 
 from console.api import Sampling
 
-#: A prompt and seeded sampling for which the built-in model talks until
-#: ``max_tokens`` (checked: 600 tokens, finish reason "length"), so a test can
-#: act while the real engine streams at full speed. If the built-in model is
-#: retrained, pick a new seed (tests assert the reply was still streaming).
+#: A prompt, sampling and ``local`` backend options for a reply that streams
+#: until ``max_tokens`` whatever the model's weights: ``ignore_eos`` keeps the
+#: engine generating past end-of-text, so a test can act while the real engine
+#: streams at full speed. Pass ``backend_options=LONG_OPTIONS`` to ``make_app``
+#: (the app's ``[backends.local]`` settings table).
 LONG_PROMPT = "Tell me everything you know."
-LONG_SAMPLING = Sampling(max_tokens=600, temperature=1.5, seed=11)
+LONG_SAMPLING = Sampling(max_tokens=600, temperature=0.0)
+LONG_OPTIONS = {"local": {"ignore_eos": True}}
 
 
 class FakeClock:
