@@ -11,11 +11,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from typing import Any
 
 from console.cli import UserError
 
 DEFAULT_MODEL = "deepseek-v3"
+#: Columns the text output is laid out for (three backends fit).
+TEXT_WIDTH = 120
 
 
 def add_parser(subparsers: Any) -> None:
@@ -62,16 +65,15 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(run=run)
 
 
-def hardware_backends() -> tuple[dict[str, Any], list[str]]:
-    """``({backend name: modeled backend class}, [one line per plugin problem])``
-    for every hardware the loaded plugins register, through the plugin host."""
-    from console.plugins import PluginHost
+def modeled_hardware(host: Any) -> dict[str, Any]:
+    """``{backend name: modeled backend class}`` for every hardware the loaded
+    plugins of ``host`` (a :class:`console.plugins.PluginHost`) register."""
+    return {e.name: e.cls for e in host.backends() if hasattr(e.cls, "perf_chip")}
 
-    host = PluginHost.discover()
-    entries = host.backends()
-    problems = [f"plugin {r.name}: {r.status}: {r.error}" for r in host.plugins
-                if r.status in ("failed", "incompatible")]
-    return {e.name: e.cls for e in entries if hasattr(e.cls, "perf_chip")}, problems
+
+def plugin_problems(host: Any) -> list[str]:
+    """One line per plugin that failed or is incompatible."""
+    return [f"plugin {r.name}: {r.status}: {r.error}" for r in host.plugins if r.status in ("failed", "incompatible")]
 
 
 def _explicit_prices(items: list[str]) -> dict[str, float]:
@@ -87,26 +89,60 @@ def _explicit_prices(items: list[str]) -> dict[str, float]:
     return prices
 
 
-def _select(available: dict[str, Any], wanted: str) -> list[str]:
-    if not wanted.strip():
+def _select(available: dict[str, Any], names: list[str]) -> list[str]:
+    if not names:
         if not available:
             raise UserError("no hardware is registered: is any hardware plugin installed and enabled?")
         return list(available)
-    names = [n.strip() for n in wanted.split(",") if n.strip()]
     unknown = [n for n in names if n not in available]
     if unknown:
         known = ", ".join(available) or "none"
         raise UserError(f"not a modeled hardware backend: {', '.join(unknown)}; known: {known}")
-    return names
+    return list(dict.fromkeys(names))
+
+
+def build_comparison(host: Any, names: list[str], workload: Any, *, model: str = DEFAULT_MODEL,
+                     deployment: Any = None, baseline: str | None = None,
+                     prices: dict[str, float] | None = None, user_prices: dict[str, Any] | None = None,
+                     explain: bool = False):
+    """The :class:`console.perf.Comparison` of ``workload`` (a ``perf.Workload``)
+    for the hardware behind the modeled backends ``names`` of ``host`` (empty:
+    every registered hardware), as ``moe-console compare`` and the TUI's
+    compare view show it. The baseline (``baseline``, else ``h100`` when
+    compared) comes first. Each price: ``prices[name]`` (USD per chip-hour),
+    else ``user_prices`` (the user's price file entries; ``None`` reads it),
+    else the hardware plugin's own.
+
+    Prints nothing and parses nothing. Raises ``UserError`` for a name that is
+    not a modeled hardware backend or a price for a backend not compared, and
+    ``console.perf.PerfDataError`` for a setup the model cannot evaluate."""
+    from console import perf
+    from console.modeled import spec_price
+    from console.modeled import user_prices as read_user_prices
+
+    available = modeled_hardware(host)
+    chosen = _select(available, list(names))
+    explicit = dict(prices or {})
+    unknown = sorted(set(explicit) - set(chosen))
+    if unknown:
+        raise UserError(f"--price names a backend not compared: {', '.join(unknown)}")
+    first = baseline or ("h100" if "h100" in chosen else None)
+    if first in chosen:  # the baseline's column first
+        chosen = [first, *(n for n in chosen if n != first)]
+    user = read_user_prices() if user_prices is None else user_prices
+    chips = [available[n].perf_chip for n in chosen]
+    resolved = {n: perf.resolve_price(n, explicit=explicit.get(n), user=user, plugin=spec_price(available[n].spec))
+                for n in chosen}
+    return perf.compare(perf.load_profile(model), chips, deployment or perf.default_deployment(), workload,
+                        resolved, baseline=baseline, explain=explain)
 
 
 def build(args: argparse.Namespace):
     """The :class:`console.perf.Comparison` the arguments ask for (raises UserError)."""
     from console import perf
-    from console.modeled import spec_price, user_prices
+    from console.plugins import PluginHost
 
     try:
-        profile = perf.load_profile(args.model)
         workload = perf.Workload(
             prompt_tokens=args.prompt_tokens, output_tokens=args.output_tokens, context=args.context,
             concurrency=None if args.tpot_ms is not None else (128 if args.concurrency is None else args.concurrency),
@@ -115,45 +151,47 @@ def build(args: argparse.Namespace):
             ep=args.ep, redundant_experts=args.redundant_experts, attention_dtype=args.attention,
             prefill_gemm_dtype=args.prefill_gemm, utilization=args.utilization,
             pd_disaggregated=False if args.colocated else None)
-        user = perf.load_price_file(args.prices) if args.prices else user_prices()
-        available, problems = hardware_backends()
-        for line in problems:
+        perf.load_profile(args.model)  # an unknown model is reported before the plugins are read
+        user = perf.load_price_file(args.prices) if args.prices else None
+        host = PluginHost.discover()
+        for line in plugin_problems(host):
             print(f"moe-console: warning: {line}", file=sys.stderr)
-        names = _select(available, args.backends)
-        explicit = _explicit_prices(args.price)
-        unknown = sorted(set(explicit) - set(names))
-        if unknown:
-            raise UserError(f"--price names a backend not compared: {', '.join(unknown)}")
-        baseline = args.baseline or ("h100" if "h100" in names else None)
-        if baseline in names:  # the baseline's column first
-            names = [baseline, *(n for n in names if n != baseline)]
-        chips = [available[n].perf_chip for n in names]
-        prices = {n: perf.resolve_price(n, explicit=explicit.get(n), user=user, plugin=spec_price(available[n].spec))
-                  for n in names}
-        return perf.compare(profile, chips, deployment, workload, prices, baseline=args.baseline,
-                            explain=args.explain)
+        names = [n.strip() for n in args.backends.split(",") if n.strip()]
+        return build_comparison(host, names, workload, model=args.model, deployment=deployment,
+                                baseline=args.baseline, prices=_explicit_prices(args.price), user_prices=user,
+                                explain=args.explain)
     except perf.PerfDataError as exc:
         raise UserError(str(exc)) from None
 
 
 def run(args: argparse.Namespace) -> int:
     from console.perf import PRESS_HEADING
-    from console.perf.report import explain_lines, figure_table, headline, ratio_table, render, summary_dict
+    from console.perf.report import (
+        explain_lines,
+        figure_table,
+        headline,
+        ratio_table,
+        render,
+        summary_dict,
+        wrap_notes,
+    )
 
     comparison = build(args)
     if args.json:
         print(json.dumps(summary_dict(comparison, explain=args.explain), indent=2))
         return 0
-    print(headline(comparison))
+    print("\n".join(textwrap.wrap(headline(comparison), TEXT_WIDTH, subsequent_indent="  ")))
     print()
-    print(render(*figure_table(comparison)))
+    columns, rows, notes = figure_table(comparison)
+    print(render(columns, rows))
+    print("\n".join(wrap_notes(notes, TEXT_WIDTH)))
     for target in comparison.ratios:
         print()
         print(render(*ratio_table(comparison, target)))
     if comparison.press:
         print()
-        print(f'"{PRESS_HEADING}": claims from press coverage, not found in any public measurement; '
-              "they are not figures of this model.")
+        print(textwrap.fill(f'"{PRESS_HEADING}": claims from press coverage, not found in any public '
+                            "measurement; they are not figures of this model.", TEXT_WIDTH))
     if args.explain:
         print()
         print("\n".join(explain_lines(comparison)))

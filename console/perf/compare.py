@@ -179,35 +179,3 @@ def compare(profile: ModelProfile, chips: list[Chip], dep: Deployment, workload:
     if explain:
         comparison.residuals.extend(residuals(point_factors(base.chip)))
     return comparison
-
-
-def workload_rows(host: Any, names: list[str], *, model: str = "deepseek-v3",
-                  workload: Workload | None = None) -> tuple[list[str], list[list[str]], str]:
-    """``(columns, rows, note)``: the modeled comparison of the hardware behind the
-    backends ``names`` of a plugin host (for the TUI's compare view).
-
-    Duck-typed: a backend class with a ``perf_chip`` attribute (the modeled
-    backends of ``console.modeled``) is modeled; others (local, remote) are
-    skipped. Prices are the hardware plugins' own. Ratios against the baseline
-    follow the figures, with the press claims in a separate cell."""
-    from console.perf.deployment import default_deployment
-    from console.perf.profiles import load_profile
-    from console.perf.report import figure_table, headline, ranged
-
-    classes = {entry.name: entry.cls for entry in host.backends()}
-    chips = [classes[n].perf_chip for n in names if hasattr(classes.get(n), "perf_chip")]
-    if not chips:
-        return [], [], "none of the chosen backends is modeled: no workload table"
-    workload = workload or Workload(prompt_tokens=2000, output_tokens=500, context=2000, concurrency=128)
-    c = compare(load_profile(model), chips, default_deployment(), workload,
-                {chip.name: chip.own_price() for chip in chips})
-    columns, rows = figure_table(c)
-    for target, ratios in c.ratios.items():
-        claims = c.press.get(target, {})
-        for name, (_metric, title) in RATIOS.items():
-            cell = ranged(ratios[name], "{:.2f}")
-            if name in claims:
-                cell += f" · {PRESS_HEADING}: {claims[name]['text']}"
-            rows.append([f"{target} / {c.baseline}: {title}",
-                         *(cell if chip.name == target else "" for chip in chips)])
-    return columns, rows, headline(c)

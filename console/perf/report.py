@@ -1,12 +1,15 @@
 """Plain-text rows of a :class:`~console.perf.compare.Comparison` (for the CLI and the TUI).
 
-Each function returns ``(columns, rows)`` of strings or a list of lines; no
-terminal styling. Every figure's label is in the ``label`` row of its column;
-ranges print as ``value [low-high]``.
+Each function returns ``(columns, rows)`` of strings (``figure_table`` adds
+footnotes) or a list of lines; no terminal styling. Ranges print as
+``value [low-high]``. Every figure says what it is: the ``label`` row of the
+figure table holds a footnote marker per column (``[1]``), the footnotes under
+the table spell the labels out in full, so three backends fit ~120 columns.
 """
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 from console.perf.compare import PRESS_HEADING, RATIOS, Comparison
@@ -44,8 +47,17 @@ def headline(c: Comparison) -> str:
             f"(+{d.redundant_experts} redundant experts), attention {d.attention_dtype}")
 
 
-def figure_table(c: Comparison) -> tuple[list[str], list[list[str]]]:
-    """One column per backend: the modeled figures, the price, the label and the ideal bound."""
+#: Label of the ideal-bound rows of the figure table.
+IDEAL_LABEL = "modeled (ideal): eta=1, full overlap, MFU=1 (a bound, not an estimate)"
+_IDEAL_ROWS = (("tokens_per_s_per_chip", "throughput / chip", "{:,.0f} tok/s"),
+               ("tpot_ms", "TPOT", "{:.1f} ms"), ("ttft_ms", "TTFT", "{:,.0f} ms"))
+
+
+def figure_table(c: Comparison) -> tuple[list[str], list[list[str]], list[str]]:
+    """``(columns, rows, notes)``: one column per backend with the modeled
+    figures, the price, the label as a footnote marker and the ideal bound;
+    ``notes`` are the footnotes (``"[1] modeled (calibrated to ...)"``), one
+    per distinct label, which must be shown with the table."""
     names = list(c.results)
     columns = ["figure", *names]
     rows: list[list[str]] = [["hardware", *(c.results[n].chip.display_name for n in names)]]
@@ -65,13 +77,18 @@ def figure_table(c: Comparison) -> tuple[list[str], list[list[str]]]:
         rows.append([title, *(ranged(c.results[n].figure(metric), fmt) for n in names)])
     rows.append(["price / chip-hour", *((c.results[n].point.price.describe() if c.results[n].point.price else "n/a")
                                         for n in names)])
-    rows.append(["label", *(c.results[n].label for n in names)])
-    ideal = []
-    for n in names:
-        m = c.results[n].ideal.metrics()
-        ideal.append(f"{m['tokens_per_s_per_chip']:,.0f} tok/s, TPOT {m['tpot_ms']:.1f} ms, TTFT {m['ttft_ms']:.0f} ms")
-    rows.append(["modeled (ideal): eta=1, full overlap, MFU=1", *ideal])
-    return columns, rows
+    labels = list(dict.fromkeys(c.results[n].label for n in names))
+    rows.append(["label", *(f"[{labels.index(c.results[n].label) + 1}]" for n in names)])
+    ideal = f"[{len(labels) + 1}]"
+    for metric, title, fmt in _IDEAL_ROWS:
+        rows.append([f"ideal {ideal}: {title}", *(fmt.format(c.results[n].ideal.metrics()[metric]) for n in names)])
+    notes = [f"[{i}] {label}" for i, label in enumerate([*labels, IDEAL_LABEL], start=1)]
+    return columns, rows, notes
+
+
+def wrap_notes(notes: list[str], width: int = 120) -> list[str]:
+    """Footnotes wrapped to ``width`` columns, continuation lines indented."""
+    return [line for note in notes for line in textwrap.wrap(note, width, subsequent_indent="    ")]
 
 
 def ratio_table(c: Comparison, target: str) -> tuple[list[str], list[list[str]]]:

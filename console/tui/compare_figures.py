@@ -1,8 +1,9 @@
 """Figures of the compare view, as plain rows (testable without an app).
 
 :func:`figure_rows` turns one ``CompareResult`` into ``(name, value)`` rows;
-:func:`workload_table` asks ``console.perf.compare`` for the modeled
-workload table of the chosen backends' hardware.
+:func:`workload_table` builds the modeled workload table of the chosen
+backends' hardware with ``console.cli.compare.build_comparison`` (the code of
+``moe-console compare``, without its argument parsing).
 """
 
 from __future__ import annotations
@@ -34,41 +35,37 @@ def figure_rows(result) -> list[tuple[str, str]]:
     return rows
 
 
-#: Workload fields of the compare view -> ``moe-console compare`` flag.
-WORKLOAD_FLAGS = {"prompt_tokens": "--prompt-tokens", "output_tokens": "--output-tokens",
-                  "concurrency": "--concurrency", "context": "--context"}
+#: The modeled workload of the compare view unless the user types another
+#: (the defaults of ``moe-console compare``).
+WORKLOAD_DEFAULTS = {"prompt_tokens": 2000, "output_tokens": 500, "concurrency": 128, "context": 2000}
 
 
 def workload_table(host, names: list[str], workload: dict[str, int] | None = None,
                    ) -> tuple[list[str], list[list[str]], str]:
     """``(columns, rows, note)``: the modeled workload table of ``moe-console
-    compare`` (the same code and figures; ``workload`` overrides its defaults,
-    keys of :data:`WORKLOAD_FLAGS`) for the modeled hardware among ``names``,
-    followed by the ratios to the baseline. ``note`` is the workload headline,
-    or one line saying why there is no table."""
-    modeled = {e.name for e in host.backends() if hasattr(e.cls, "perf_chip")}
-    chosen = [n for n in names if n in modeled]
-    if not chosen:
-        return [], [], "[dim]no modeled hardware among the chosen backends: no workload table[/]"
-    try:
-        import argparse
+    compare`` (the same ``build_comparison`` and ``figure_table``; ``workload``
+    overrides keys of :data:`WORKLOAD_DEFAULTS`) for the modeled hardware among
+    ``names``, followed by the ratios to the baseline. ``note`` (markup) is the
+    workload headline and the table's footnotes (the labels of its figures), or
+    one line saying why there is no table."""
+    from console.cli.compare import build_comparison, modeled_hardware
 
-        from console.cli import compare as cli_compare
+    try:
+        chosen = [n for n in names if n in modeled_hardware(host)]
+        if not chosen:
+            return [], [], "[dim]no modeled hardware among the chosen backends: no workload table[/]"
+        from console import perf
         from console.perf.report import figure_table, headline, ratio_table
 
-        parser = argparse.ArgumentParser(add_help=False)
-        cli_compare.add_parser(parser.add_subparsers())
-        argv = ["compare", "--backends", ",".join(chosen)]
-        for key, value in (workload or {}).items():
-            argv += [WORKLOAD_FLAGS[key], str(int(value))]
-        args = parser.parse_args(argv)
-        comparison = cli_compare.build(args)
-        columns, rows = figure_table(comparison)
+        values = {**WORKLOAD_DEFAULTS, **(workload or {})}
+        comparison = build_comparison(host, chosen, perf.Workload(**{k: int(v) for k, v in values.items()}))
+        columns, rows, notes = figure_table(comparison)
         for target in comparison.ratios:
             ratio_cols, ratio_rows = ratio_table(comparison, target)
             rows.append([f"[{ratio_cols[0]}]", *[""] * (len(columns) - 1)])
             for title, value, _press in ratio_rows:  # press claims are not figures: left out
                 rows.append([f"  {title}", *[value if n == target else "" for n in columns[1:]]])
-        return columns, rows, fmt.escape(headline(comparison))
-    except (Exception, SystemExit) as exc:  # noqa: BLE001 - shown as one line, never a crash
+        lines = [fmt.escape(headline(comparison)), *(f"[dim]{fmt.escape(note)}[/]" for note in notes)]
+        return columns, rows, "\n".join(lines)
+    except Exception as exc:  # noqa: BLE001 - shown as one line, never a crash
         return [], [], f"[$error]modeled workload table unavailable: {fmt.escape(' '.join(str(exc).split()))}[/]"

@@ -59,6 +59,20 @@ def test_text_output_with_explain(capsys):
     assert "modeled (ideal)" in out and "0.87 [0.62-1.11]" in out
 
 
+def test_figure_table_fits_120_columns_and_spells_out_every_label(capsys):
+    assert main(["compare", "--backends", "h100,ascend950,ascend950pr"]) == 0
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 120
+    table = out.split("\n\n")[1].splitlines()
+    label_row = next(line for line in table if line.startswith("label"))
+    assert label_row.split()[1:] == ["[1]", "[2]", "[2]"]  # one footnote per distinct label
+    assert "[1] modeled (calibrated to SGLang 96xH100, eta=0.37, overlap=0.41)" in table
+    assert any(line.startswith("[2] modeled (calibrated by analogy to SGLang 96xH100") for line in table)
+    assert any(line.startswith("[3] modeled (ideal): eta=1, full overlap, MFU=1") for line in table)
+    ideal_tpot = next(line for line in table if line.startswith("ideal [3]: TPOT")).split()[3:]
+    assert ideal_tpot == ["30.3", "ms", "20.9", "ms", "27.7", "ms"]
+
+
 @pytest.mark.parametrize("args, message", [
     (["--backends", "h100,nope"], "not a modeled hardware backend: nope"),
     (["--backends", "local"], "not a modeled hardware backend: local"),

@@ -111,15 +111,18 @@ def test_a_third_party_chip_is_modeled_by_analogy(v3, dep):
     assert "by analogy" in result.label and result.figure("tokens_per_s_per_chip").has_range
 
 
-def test_workload_rows_for_the_tui_compare_view():
-    from console.perf.compare import workload_rows
+def test_build_comparison_from_a_plugin_host():
+    from console.cli import UserError
+    from console.cli.compare import build_comparison
     from console.plugins import PluginHost
 
     host = PluginHost.discover(allow=["h100", "ascend950", "local"])
-    columns, rows, note = workload_rows(host, ["local", "h100", "ascend950"])
-    assert columns == ["figure", "h100", "ascend950"]  # local is measured, not modeled: skipped
-    cells = {row[0]: row[1:] for row in rows}
-    assert cells["throughput / chip"][0] == "2,369 tok/s" and "[" in cells["throughput / chip"][1]
-    assert "reported by the press, not measured" in cells["ascend950 / h100: throughput per chip"][1]
-    assert note.startswith("DeepSeek-V3")
-    assert workload_rows(host, ["local"])[0] == []
+    workload = perf.Workload(prompt_tokens=2000, output_tokens=500, context=2000, concurrency=128)
+    c = build_comparison(host, ["ascend950", "h100"], workload, prices={"h100": 4.70}, user_prices={})
+    assert list(c.results) == ["h100", "ascend950"] and c.baseline == "h100"  # baseline column first
+    assert c.results["h100"].point.price.usd_per_hour == 4.70
+    assert c.results["h100"].figure("tokens_per_s_per_chip").value == pytest.approx(2369, abs=2)
+    assert "ascend950" in c.ratios and c.press["ascend950"]
+    assert list(build_comparison(host, [], workload, user_prices={}).results) == ["h100", "ascend950", "ascend950pr"]
+    with pytest.raises(UserError, match="not a modeled hardware backend: local"):
+        build_comparison(host, ["local", "h100"], workload)

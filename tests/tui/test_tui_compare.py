@@ -38,7 +38,9 @@ async def test_compare_runs_the_last_turn_on_two_backends_side_by_side(make_app)
         table = screen.query_one("#workload-table", DataTable)
         assert [str(c.label) for c in table.columns.values()] == ["figure", "h100"]
         rows = {str(table.get_row_at(i)[0]): str(table.get_row_at(i)[1]) for i in range(table.row_count)}
-        assert rows["batch / chip"] == "128" and rows["label"].startswith("modeled (calibrated")
+        assert rows["batch / chip"] == "128" and rows["label"] == "[1]"
+        note = str(screen.query_one("#workload-note").render())
+        assert "[1] modeled (calibrated to SGLang 96xH100" in note and "[2] modeled (ideal)" in note
         box = screen.query_one("#workload-concurrency")
         box.value = "32"
         box.focus()
