@@ -204,7 +204,10 @@ class ConsoleApp(App[int]):
         await self.chat.open_conversation(conversation_id)
 
     def action_export_markdown(self) -> None:
-        self.chat.export_markdown(self.store)
+        self.chat.export(self.store, "md")
+
+    def action_export_json(self) -> None:
+        self.chat.export(self.store, "json")
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -218,6 +221,8 @@ class ConsoleApp(App[int]):
         yield SystemCommand("Plugins", "Every plugin, its status and its error", self.action_plugins)
         yield SystemCommand("Export conversation as Markdown", "Write it to the data directory",
                             self.action_export_markdown)
+        yield SystemCommand("Export conversation as JSON", "Write it, with usage, timing and cost, to the data directory",
+                            self.action_export_json)
         yield SystemCommand("Toggle conversation list", "Show or hide the sidebar", self.action_toggle_sidebar)
         yield SystemCommand("Toggle metric panels", "Show or hide the live panels", self.action_toggle_panels)
 

@@ -1,14 +1,16 @@
-"""Export the current conversation as a Markdown file in the data directory."""
+"""Export the current conversation as a Markdown or JSON file in the data directory."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 
-def export_conversation(store, conversation, directory: Path | None = None) -> Path:
-    """Write ``store.export_markdown(conversation.id)`` to
-    ``<data_dir>/exports/<id>-<title>.md`` and return the path.
+def export_conversation(store, conversation, directory: Path | None = None, fmt: str = "md") -> Path:
+    """Write ``store.export_markdown(conversation.id)`` (``fmt="md"``) or
+    ``store.export_json(conversation.id)`` (``fmt="json"``) to
+    ``<data_dir>/exports/<id>-<title>.<fmt>`` and return the path.
 
     Raises ``ValueError`` when there is no conversation yet.
     """
@@ -20,6 +22,10 @@ def export_conversation(store, conversation, directory: Path | None = None) -> P
         directory = data_dir() / "exports"
     directory.mkdir(parents=True, exist_ok=True)
     slug = re.sub(r"[^a-z0-9]+", "-", conversation.title.lower()).strip("-")[:40] or "conversation"
-    path = directory / f"{conversation.id}-{slug}.md"
-    path.write_text(store.export_markdown(conversation.id), encoding="utf-8")
+    path = directory / f"{conversation.id}-{slug}.{fmt}"
+    if fmt == "json":
+        text = json.dumps(store.export_json(conversation.id), indent=2, ensure_ascii=False)
+    else:
+        text = store.export_markdown(conversation.id)
+    path.write_text(text, encoding="utf-8")
     return path

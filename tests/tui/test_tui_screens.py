@@ -3,6 +3,8 @@ panel refresh from the timer."""
 
 from __future__ import annotations
 
+import json
+
 from textual.widgets import DataTable, Input
 
 from console.tui.screens.plugins import PluginsScreen
@@ -135,3 +137,8 @@ async def test_export_writes_the_conversation_as_markdown(make_app, isolated_hom
         assert len(files) == 1
         text = files[0].read_text()
         assert "export me" in text and "def square" in text
+        app.action_export_json()
+        (json_file,) = (isolated_home / "exports").glob("*.json")
+        exported = json.loads(json_file.read_text())
+        assert "export me" in json.dumps(exported)
+        assert "scripted" in json.dumps(exported)  # each message records its backend

@@ -315,11 +315,11 @@ class ChatScreen(Screen):
         self.set_class(shown, f"-{part}-hidden")
         self.refresh_panels()
 
-    def export_markdown(self, store) -> None:
+    def export(self, store, fmt: str = "md") -> None:
         from console.tui.export import export_conversation
 
         try:
-            path = export_conversation(store, self.session.conversation)
+            path = export_conversation(store, self.session.conversation, fmt=fmt)
         except Exception as exc:  # noqa: BLE001 - shown as one line
             self.app.notify(one_line(exc), title="Export failed", severity="error")
             return
