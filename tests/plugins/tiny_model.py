@@ -27,19 +27,17 @@ def _checkpoints():
 
 
 def tokenizer_source() -> Path:
-    """Where the built-in tokenizer files are (the built-in model folder once it exists)."""
+    """The built-in model folder, whose tokenizer files every tiny model copies."""
     from console.engine import builtin_model_path
 
-    builtin = builtin_model_path()
-    if (builtin / "tokenizer.json").is_file():
-        return builtin
-    return Path("/work/notes/builtin_tokenizer")  # TEMPORARY until console/engine/builtin lands
+    return builtin_model_path()
 
 
-def write_tiny_model(folder: Path, *, max_position_embeddings: int = 256, seed: int = 0) -> Path:
+def write_tiny_model(folder: Path, *, max_position_embeddings: int = 256, seed: int = 0, **config) -> Path:
+    """Write the model into ``folder``; ``config`` overrides config.json keys (sizes)."""
     ckpt = _checkpoints()
     cfg = ckpt.make_config("v3", vocab_size=VOCAB, max_position_embeddings=max_position_embeddings,
-                           bos_token_id=FIRST_SPECIAL, eos_token_id=VOCAB - 1)
+                           bos_token_id=FIRST_SPECIAL, eos_token_id=VOCAB - 1, **config)
     tensors = ckpt.random_tensors(cfg, seed)
     tensors["lm_head.weight"][FIRST_SPECIAL:] = 0.0
     ckpt.write_folder(folder, cfg, tensors)

@@ -4,6 +4,7 @@ and a factory for the real app with injected dependencies."""
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import os
 from importlib import metadata
@@ -42,6 +43,24 @@ def isolated_home(tmp_path, monkeypatch):
 
 
 _counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def long_options(tmp_path_factory):
+    """``local`` backend options for replies that stream for seconds whatever the
+    machine: ``ignore_eos`` (run to max tokens) on a random-weights DeepSeek-V3
+    checkpoint with the built-in tokenizer, wide enough (hidden 512, 6 layers)
+    that the real engine decodes at a few hundred tokens per second. The
+    built-in model is so small that on an idle machine a 600-token reply is
+    over before a test can press a key."""
+    spec = importlib.util.spec_from_file_location(
+        "plugins_tiny_model", Path(__file__).parents[1] / "plugins" / "tiny_model.py")
+    tiny = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tiny)
+    folder = tiny.write_tiny_model(tmp_path_factory.mktemp("long_reply_model"), max_position_embeddings=4096,
+                                   hidden_size=512, intermediate_size=1024, num_hidden_layers=6,
+                                   moe_intermediate_size=512, kv_lora_rank=64, q_lora_rank=128)
+    return {"local": {"ignore_eos": True, "model_path": str(folder)}}
 
 
 @pytest.fixture

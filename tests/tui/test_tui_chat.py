@@ -11,7 +11,7 @@ from textual.widgets import Markdown
 from console.api import Sampling
 from console.tui.widgets.message import MessageView
 from console.tui.widgets.prompt import PromptInput
-from tui_helpers import LONG_OPTIONS, LONG_PROMPT, LONG_SAMPLING, message_views, wait_for, wait_idle
+from tui_helpers import LONG_PROMPT, LONG_SAMPLING, message_views, wait_for, wait_idle
 
 
 async def send(pilot, text: str) -> None:
@@ -19,7 +19,7 @@ async def send(pilot, text: str) -> None:
     await pilot.press("enter")
 
 
-async def test_send_streams_the_reply_through_markdown_stream(make_app, monkeypatch):
+async def test_send_streams_the_reply_through_markdown_stream(make_app, monkeypatch, long_options):
     calls = {"append": 0, "update": 0}
     real_append, real_update = Markdown.append, Markdown.update
 
@@ -34,7 +34,7 @@ async def test_send_streams_the_reply_through_markdown_stream(make_app, monkeypa
     monkeypatch.setattr(Markdown, "append", counting_append)
     monkeypatch.setattr(Markdown, "update", counting_update)
     app = make_app("local", sampling=dataclasses.replace(LONG_SAMPLING, max_tokens=320),
-                   backend_options=LONG_OPTIONS)
+                   backend_options=long_options)
     async with app.run_test(size=(120, 40)) as pilot:
         await send(pilot, LONG_PROMPT)
         seen_partial = []
@@ -62,8 +62,8 @@ async def test_send_streams_the_reply_through_markdown_stream(make_app, monkeypa
         assert app.chat.query_one(PromptInput).has_focus
 
 
-async def test_escape_cancels_keeps_the_partial_reply_and_offers_the_prompt_again(make_app):
-    app = make_app("local", sampling=LONG_SAMPLING, backend_options=LONG_OPTIONS)
+async def test_escape_cancels_keeps_the_partial_reply_and_offers_the_prompt_again(make_app, long_options):
+    app = make_app("local", sampling=LONG_SAMPLING, backend_options=long_options)
     async with app.run_test(size=(120, 40)) as pilot:
         await send(pilot, LONG_PROMPT)
         await wait_for(pilot, lambda: len(message_views(app)) == 2 and message_views(app)[1].text)

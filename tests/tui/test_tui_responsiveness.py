@@ -10,14 +10,14 @@ import time
 from textual import events
 
 from console.tui.widgets.prompt import PromptInput
-from tui_helpers import LONG_OPTIONS, LONG_PROMPT, LONG_SAMPLING, message_views, wait_for, wait_idle
+from tui_helpers import LONG_PROMPT, LONG_SAMPLING, message_views, wait_for, wait_idle
 
 #: The budget of the issue: a keypress during streaming is handled within this.
 MAX_KEY_DELAY_S = 0.100
 PRESSES = 12
 
 
-async def test_keypress_delay_while_streaming_at_full_engine_speed(make_app, monkeypatch):
+async def test_keypress_delay_while_streaming_at_full_engine_speed(make_app, monkeypatch, long_options):
     handled: list[float] = []
     real_on_key = PromptInput._on_key
 
@@ -27,7 +27,7 @@ async def test_keypress_delay_while_streaming_at_full_engine_speed(make_app, mon
             handled.append(time.monotonic())
 
     monkeypatch.setattr(PromptInput, "_on_key", timed_on_key)
-    app = make_app("local", sampling=LONG_SAMPLING, backend_options=LONG_OPTIONS)
+    app = make_app("local", sampling=LONG_SAMPLING, backend_options=long_options)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press(*LONG_PROMPT, "enter")
         await wait_for(pilot, lambda: len(message_views(app)) == 2 and len(message_views(app)[1].text) > 20,

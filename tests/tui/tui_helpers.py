@@ -8,14 +8,11 @@ import time
 
 from console.api import Sampling
 
-#: A prompt, sampling and ``local`` backend options for a reply that streams
-#: until ``max_tokens`` whatever the model's weights: ``ignore_eos`` keeps the
-#: engine generating past end-of-text, so a test can act while the real engine
-#: streams at full speed. Pass ``backend_options=LONG_OPTIONS`` to ``make_app``
-#: (the app's ``[backends.local]`` settings table).
+#: A prompt and sampling for a reply that streams until ``max_tokens``; pass
+#: the ``long_options`` fixture as ``backend_options`` to ``make_app`` so the
+#: real engine streams at full speed for long enough to act during it.
 LONG_PROMPT = "Tell me everything you know."
 LONG_SAMPLING = Sampling(max_tokens=600, temperature=0.0)
-LONG_OPTIONS = {"local": {"ignore_eos": True}}
 
 
 class FakeClock:
