@@ -2,7 +2,7 @@
 
 Usage (needs torch + transformers, e.g. the ``reference`` extra)::
 
-    nice -n 10 /work/refvenv/bin/python examples/make_bench_checkpoints.py /work/benchckpt
+    nice -n 10 .venv-ref/bin/python examples/make_bench_checkpoints.py build/benchckpt
 
 writes ``DIR/small`` (~15M parameters) and ``DIR/large`` (~400M parameters),
 each a genuine Hugging Face folder made by transformers'
@@ -13,7 +13,7 @@ parameter counts (total and active per token) are printed.
 
 Then, for example::
 
-    nice -n 10 moe-console bench --engine /work/benchckpt/small
+    nice -n 10 moe-console bench --engine build/benchckpt/small
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Build the training corpus of the built-in model from offline, shippable sources.
 
-    python examples/corpus/build_corpus.py [--src /work/corpus_src] [--out /work/corpus]
+    python examples/corpus/build_corpus.py [--src build/corpus_src] [--out build/corpus]
 
 1. fetches the source packages (``apt-get download``, ``pip download --no-deps``)
    into ``--src`` unless they are already there, and extracts them with
@@ -88,8 +88,8 @@ def is_validation(text: str, fraction: float) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--src", type=Path, default=Path("/work/corpus_src"))
-    ap.add_argument("--out", type=Path, default=Path("/work/corpus"))
+    ap.add_argument("--src", type=Path, default=Path("build/corpus_src"))
+    ap.add_argument("--out", type=Path, default=Path("build/corpus"))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--val-fraction", type=float, default=0.02)
     ap.add_argument("--wordnet-limit", type=int, default=None,

@@ -1,8 +1,8 @@
 """Train the built-in byte-level BPE tokenizer (vocab 8,192 with specials).
 
-    python examples/tokenizer/train_tokenizer.py [--corpus /work/corpus/train.txt]
+    python examples/tokenizer/train_tokenizer.py [--corpus build/corpus/train.txt]
         [--ranks console/engine/data/moe_console_8k.tiktoken]
-        [--hf-out /work/notes/builtin_tokenizer]
+        [--hf-out build/builtin_tokenizer]
 
 Needs the ``tokenizers`` library (the ``reference`` extra); the console itself
 never does. Steps:
@@ -159,10 +159,10 @@ def write_hf_folder(tok, out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--corpus", type=Path, default=Path("/work/corpus/train.txt"))
-    ap.add_argument("--val", type=Path, default=Path("/work/corpus/val.txt"))
+    ap.add_argument("--corpus", type=Path, default=Path("build/corpus/train.txt"))
+    ap.add_argument("--val", type=Path, default=Path("build/corpus/val.txt"))
     ap.add_argument("--ranks", type=Path, default=ROOT / "console/engine/data/moe_console_8k.tiktoken")
-    ap.add_argument("--hf-out", type=Path, default=Path("/work/notes/builtin_tokenizer"))
+    ap.add_argument("--hf-out", type=Path, default=Path("build/builtin_tokenizer"))
     args = ap.parse_args(argv)
 
     t0 = time.monotonic()

@@ -1,7 +1,7 @@
 """Bits per character of a model folder on held-out text (tokenizer-independent quality).
 
-    python examples/train_builtin/eval_bpc.py console/engine/builtin /work/corpus/val.txt
-    /work/refvenv/bin/python examples/train_builtin/eval_bpc.py ... --backend torch
+    python examples/train_builtin/eval_bpc.py console/engine/builtin build/corpus/val.txt
+    .venv-ref/bin/python examples/train_builtin/eval_bpc.py ... --backend torch
 
 bpc = (total nats over every token of the text) / ln 2 / (number of characters).
 The token stream is ``<|endoftext|>`` + the encoded text (special-token strings in the

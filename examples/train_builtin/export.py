@@ -1,7 +1,7 @@
 """Export a training-state checkpoint (``state.pt``) as the Hugging Face folder of the built-in model.
 
-    /work/refvenv/bin/python examples/train_builtin/export.py \
-        --state /work/train_state/state.pt --tokenizer /work/notes/builtin_tokenizer \
+    .venv-ref/bin/python examples/train_builtin/export.py \
+        --state build/train_state/state.pt --tokenizer build/builtin_tokenizer \
         --out console/engine/builtin
 """
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Train the built-in DeepSeek-V3-architecture MoE model on CPU, within a wall-clock budget.
 
 Usage (see README.md):
-    nice -n 5 /work/refvenv/bin/python examples/train_builtin/train.py \
-        --train /work/corpus/train.txt --val /work/corpus/val.txt \
-        --tokenizer /work/notes/builtin_tokenizer --state-dir /work/train_state \
+    nice -n 5 .venv-ref/bin/python examples/train_builtin/train.py \
+        --train build/corpus/train.txt --val build/corpus/val.txt \
+        --tokenizer build/builtin_tokenizer --state-dir build/train_state \
         --minutes 70 --export-dir console/engine/builtin [--resume]
 
 Contract:

@@ -1,6 +1,6 @@
 """Check an exported built-in model folder against transformers and record the test fixture.
 
-    /work/refvenv/bin/python examples/train_builtin/verify_hf.py console/engine/builtin \
+    .venv-ref/bin/python examples/train_builtin/verify_hf.py console/engine/builtin \
         [--fixture tests/fixtures/builtin/expected_logits.npz]
 
 1. Loads the folder with ``transformers.DeepseekV3ForCausalLM.from_pretrained`` (float32) and
