@@ -297,7 +297,8 @@ class ModeledBackend(Backend):
 
 def _prepare(settings: dict[str, Any], request: Request) -> tuple[Any, Any, list[int]] | Failed:
     """Blocking start of a reply, for a worker thread: import the engine, load
-    (once per process) the model and its tokenizer, apply the chat template.
+    (once per process) the model and its tokenizer, apply the chat template
+    (dropping the oldest turns that do not fit the engine's context window).
     Returns ``(engine, tokenizer, prompt token ids)`` or a ``Failed`` event."""
     from console.engine import EngineError
     from console.engine.aio import shared_engine
@@ -309,8 +310,11 @@ def _prepare(settings: dict[str, Any], request: Request) -> tuple[Any, Any, list
     tokenizer = engine.model.tokenizer
     if tokenizer is None:
         return Failed(error=f"model {engine.model.name!r} has no tokenizer files", clock="modeled")
+    from console.engine.chat_template import fit_chat_prompt, prompt_budget
+
     messages = [{"role": m.role, "content": m.content} for m in request.messages]
-    return engine, tokenizer, list(tokenizer.apply_chat_template(messages, add_generation_prompt=True))
+    budget = prompt_budget(engine.model.config.max_position_embeddings, request.sampling.max_tokens)
+    return engine, tokenizer, fit_chat_prompt(tokenizer, messages, budget)[0]
 
 
 def engine_window(model_path: str) -> int | None:

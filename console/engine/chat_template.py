@@ -106,3 +106,34 @@ def render_jinja_template(
         )
     except jinja2.exceptions.TemplateError as exc:
         raise EngineError(f"{source}: {exc}") from None
+
+
+def fit_chat_prompt(tokenizer: Any, messages: list[Mapping[str, str]], max_tokens: int) -> tuple[list[int], int]:
+    """Token ids of ``messages`` through ``tokenizer``'s chat template (with the
+    generation prompt), dropping the oldest turns until they fit in ``max_tokens``.
+
+    System messages and the last message are never dropped, and a conversation
+    never starts with an assistant turn after trimming. Returns the ids and the
+    number of messages dropped; the ids can still exceed ``max_tokens`` when
+    the kept messages alone do (the caller reports that).
+    """
+    kept = list(messages)
+    dropped = 0
+    while True:
+        ids = list(tokenizer.apply_chat_template(kept, add_generation_prompt=True))
+        if len(ids) <= max_tokens:
+            return ids, dropped
+        removable = [i for i, m in enumerate(kept[:-1]) if m["role"] != "system"]
+        if not removable:
+            return ids, dropped
+        del kept[removable[0]]
+        dropped += 1
+        while len(kept) > 1 and [m["role"] for m in kept if m["role"] != "system"][0] == "assistant":
+            del kept[next(i for i, m in enumerate(kept) if m["role"] != "system")]
+            dropped += 1
+
+
+def prompt_budget(context_window: int, max_new_tokens: int) -> int:
+    """Prompt tokens that leave room for the reply: the window less
+    ``max_new_tokens``, but never less than half the window."""
+    return context_window - min(max_new_tokens, context_window // 2)

@@ -186,7 +186,8 @@ class Prepared:
 def prepare(settings: dict[str, Any], request: Request) -> Prepared | Failed:
     """Blocking part of a reply's start, run in a worker thread: import the
     engine, load (once per process) the model and its tokenizer, apply the chat
-    template, build the engine's sampling parameters. ``start`` is read after
+    template (dropping the oldest turns that do not fit the context window
+    beside the reply), build the engine's sampling parameters. ``start`` is read after
     the one-time model load (a warm-up, not reply latency).
 
     ``ignore_eos`` passes no stop token ids to the engine, so the reply runs to
@@ -194,6 +195,7 @@ def prepare(settings: dict[str, Any], request: Request) -> Prepared | Failed:
     :class:`ReplyText` either way, so every token keeps its own timestamp."""
     from console.engine import EngineError, SamplingParams
     from console.engine.aio import shared_engine
+    from console.engine.chat_template import fit_chat_prompt, prompt_budget
 
     try:
         engine = shared_engine(settings["model_path"] or None)
@@ -205,8 +207,9 @@ def prepare(settings: dict[str, Any], request: Request) -> Prepared | Failed:
         return Failed(error=f"model {model.name!r} has no tokenizer files; local needs one")
     start = time.monotonic()
     messages = [{"role": m.role, "content": m.content} for m in request.messages]
-    prompt = list(tokenizer.apply_chat_template(messages, add_generation_prompt=True))
     s = request.sampling
+    window = model.config.max_position_embeddings
+    prompt, _ = fit_chat_prompt(tokenizer, messages, prompt_budget(window, s.max_tokens))
     try:
         params = SamplingParams(
             temperature=s.temperature,

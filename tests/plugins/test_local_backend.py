@@ -165,3 +165,17 @@ def test_picking_local_is_cheap_the_engine_loads_on_first_reply():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.split("\n")[0] == "loaded 0.5 []", out.stderr
+
+
+async def test_long_conversation_drops_its_oldest_turns_to_fit_the_window(tmp_path):
+    path = str(write_tiny_model(tmp_path / "ctx64", max_position_embeddings=64))
+    history = []
+    for i in range(12):
+        history += [Message("user", f"question number {i} about words"), Message("assistant", f"answer {i}")]
+    request = Request(messages=(Message("system", "Be brief."), *history, Message("user", "last question")),
+                      sampling=Sampling(max_tokens=8, temperature=0.0))
+    events = await collect(LocalBackend(model_path=path).stream(request))
+    done = events[-1]
+    assert isinstance(done, Finished), events[-1]
+    assert done.usage.prompt_tokens <= 64 - 8  # room left for the reply
+    assert done.usage.completion_tokens > 0
