@@ -2,8 +2,7 @@
 
 One module per subcommand in this package. Each defines
 ``add_parser(subparsers)`` (cheap: no heavy imports at module level; it
-``set_defaults(run=run)`` on its parser) and
-``run(args) -> int``. With no subcommand the Textual console opens.
+calls ``set_defaults(run=run)`` on its parser) and ``run(args) -> int``. With no subcommand the Textual console opens.
 
 User errors (:class:`UserError`, and the documented error types of the
 engine, plugins and settings) print one line to stderr and exit 2; they
@@ -17,7 +16,7 @@ import importlib
 import sys
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("generate", "bench", "compare", "plugins", "serve")
+COMMANDS = ("generate", "bench", "compare", "plugins")
 
 
 class UserError(Exception):
@@ -34,13 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"moe-console {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"console.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"console.cli.{name}":
-                continue  # subcommand not built yet
-            raise
-        module.add_parser(sub)
+        importlib.import_module(f"console.cli.{name}").add_parser(sub)
     return parser
 
 
