@@ -39,3 +39,11 @@ def test_a_single_message_too_long_is_returned_for_the_caller_to_report():
 def test_budget_leaves_room_for_the_reply_but_at_least_half_the_window():
     assert prompt_budget(1024, 256) == 768
     assert prompt_budget(1024, 4000) == 512
+
+
+def test_the_last_message_survives_even_when_it_is_an_assistant_turn():
+    tok = builtin_tokenizer()
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "word " * 80},
+                {"role": "assistant", "content": "the reply to continue"}]
+    ids, dropped = fit_chat_prompt(tok, messages, 30)
+    assert dropped == 1 and "the reply to continue" in tok.decode(ids)

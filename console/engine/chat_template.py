@@ -123,14 +123,19 @@ def fit_chat_prompt(tokenizer: Any, messages: list[Mapping[str, str]], max_token
         ids = list(tokenizer.apply_chat_template(kept, add_generation_prompt=True))
         if len(ids) <= max_tokens:
             return ids, dropped
-        removable = [i for i, m in enumerate(kept[:-1]) if m["role"] != "system"]
-        if not removable:
+        first = _first_turn(kept)
+        if first is None:
             return ids, dropped
-        del kept[removable[0]]
+        del kept[first]
         dropped += 1
-        while len(kept) > 1 and [m["role"] for m in kept if m["role"] != "system"][0] == "assistant":
-            del kept[next(i for i, m in enumerate(kept) if m["role"] != "system")]
+        while (first := _first_turn(kept)) is not None and kept[first]["role"] == "assistant":
+            del kept[first]
             dropped += 1
+
+
+def _first_turn(messages: list[Mapping[str, str]]) -> int | None:
+    """Index of the first non-system message other than the last one."""
+    return next((i for i, m in enumerate(messages[:-1]) if m["role"] != "system"), None)
 
 
 def prompt_budget(context_window: int, max_new_tokens: int) -> int:
