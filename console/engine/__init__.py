@@ -9,25 +9,51 @@ Public API: :func:`load_model`, :class:`Model` (``config``, ``tokenizer``, ``log
 ``generate``, ``stream``, ``moe_layers``, ``kv_bytes_per_token``, ``decode_weight_bytes``),
 :class:`SamplingParams`, :class:`Step`, :class:`GenerationLoop`, :class:`Handle`,
 :class:`EngineError`, :func:`builtin_model_path`, :func:`load_builtin`.
+
+Importing this package is cheap: it pulls in neither numpy nor any part of the engine. Each
+public name is imported from its module on first use (PEP 562 ``__getattr__``), so a caller that
+only needs :class:`EngineError` or :func:`builtin_model_path` (the CLI, the plugin host reading a
+config) never pays for numpy.
 """
 
 from __future__ import annotations
 
+from importlib import import_module
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .checkpoint import Checkpoint
-from .config import ModelConfig, load_config
 from .errors import EngineError
-from .generation import Step, StepStream
-from .loop import GenerationLoop, Handle
-from .model import Model
-from .sampling import SamplingParams
-from .tensors import check_checkpoint
+
+if TYPE_CHECKING:  # for type checkers and readers; at run time the names load lazily
+    from .config import ModelConfig
+    from .generation import Step, StepStream
+    from .loop import GenerationLoop, Handle
+    from .model import Model
+    from .sampling import SamplingParams
 
 __all__ = [
     "EngineError", "GenerationLoop", "Handle", "Model", "ModelConfig", "SamplingParams", "Step",
     "StepStream", "builtin_model_path", "load_builtin", "load_model",
 ]
+
+# public name -> the module (relative to this package) that defines it
+_LAZY = {
+    "GenerationLoop": "loop", "Handle": "loop", "Model": "model", "ModelConfig": "config",
+    "SamplingParams": "sampling", "Step": "generation", "StepStream": "generation",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 def builtin_model_path() -> Path:
@@ -35,7 +61,7 @@ def builtin_model_path() -> Path:
     return Path(__file__).resolve().parent / "builtin"
 
 
-def load_model(path: str | Path | None = None, *, fold: str = "auto") -> Model:
+def load_model(path: str | Path | None = None, *, fold: str = "auto") -> "Model":
     """Open a Hugging Face checkpoint folder (``None``: the built-in model).
 
     Reads config.json and the safetensors headers and validates every tensor's presence, dtype
@@ -44,6 +70,11 @@ def load_model(path: str | Path | None = None, *, fold: str = "auto") -> Model:
     projection and W_UV into o_proj ("auto": when that reads at most ~256 KB more per layer).
     Raises EngineError (one line naming file and tensor) for anything wrong with the folder.
     """
+    from .checkpoint import Checkpoint
+    from .config import load_config
+    from .model import Model
+    from .tensors import check_checkpoint
+
     if fold not in ("auto", "always", "never"):
         raise EngineError(f"fold must be 'auto', 'always' or 'never', got {fold!r}")
     if path is None:
@@ -62,6 +93,6 @@ def load_model(path: str | Path | None = None, *, fold: str = "auto") -> Model:
     return Model(folder, config, ckpt, fold=fold)
 
 
-def load_builtin() -> Model:
+def load_builtin() -> "Model":
     """Load the built-in model (``load_model(None)``)."""
     return load_model(None)
