@@ -11,8 +11,9 @@
 
 Contracts: ``encode`` never adds BOS/EOS and, unless ``allow_special``, treats
 special-token text as ordinary text (a user cannot inject ``<|end|>``);
-``apply_chat_template`` renders the template and encodes it with special
-tokens recognised (as ``transformers`` does); ``decode`` maps unknown ids to
+``apply_chat_template`` renders the template and encodes only the template's
+own markers as special ids (special-token text inside message content stays
+text, unlike ``transformers``, so no message can forge a turn); ``decode`` maps unknown ids to
 U+FFFD; a :meth:`Tokenizer.stream_decoder` emits only whole characters.
 """
 
@@ -152,11 +153,53 @@ class Tokenizer:
                                      special_tokens=self._template_tokens, source=self.source)
 
     def apply_chat_template(self, messages: Sequence[Mapping[str, Any]], add_generation_prompt: bool = True) -> list[int]:
-        """Token ids of the rendered chat (special tokens recognised, as in transformers)."""
-        return self.encode(self.render_chat(messages, add_generation_prompt), allow_special=True)
+        """Token ids of the rendered chat.
+
+        Only the template's own markers become special ids: special-token text inside a
+        message's ``content`` (typed, pasted, or an earlier reply) is encoded as ordinary text,
+        so no message can close its turn or forge another. Everything else is tokenized exactly
+        as ``transformers`` would tokenize the rendered string.
+        """
+        if self._special_re is None:
+            return self._encode_ordinary(self.render_chat(messages, add_generation_prompt))
+        open_mark, close_mark = _unused_marks(messages)
+        guarded = [self._guard_specials(m, open_mark, close_mark) for m in messages]
+        text = self.render_chat(guarded, add_generation_prompt)
+        ids: list[int] = []
+        plain: list[str] = []  # ordinary text since the last template marker
+        start = 0
+        for m in self._special_re.finditer(text):
+            inside = text[m.start() - 1 : m.start()] == open_mark and text[m.end() : m.end() + 1] == close_mark
+            if inside:  # from a message's content: text, markers dropped
+                plain.append(text[start : m.start() - 1] + m.group(0))
+                start = m.end() + 1
+                continue
+            plain.append(text[start : m.start()])
+            ids += self._encode_ordinary("".join(plain))
+            ids.append(self.special_tokens[m.group(0)])
+            plain, start = [], m.end()
+        plain.append(text[start:])
+        ids += self._encode_ordinary("".join(plain))
+        return ids
+
+    def _guard_specials(self, message: Mapping[str, Any], open_mark: str, close_mark: str) -> dict[str, Any]:
+        """``message`` with each special-token string in its content wrapped in the marks."""
+        content = message.get("content")
+        if not isinstance(content, str) or self._special_re is None:
+            return dict(message)
+        wrapped = self._special_re.sub(lambda m: f"{open_mark}{m.group(0)}{close_mark}", content)
+        return {**message, "content": wrapped}
 
     def __repr__(self) -> str:
         return f"Tokenizer({self.source!r}, vocab_size={self.vocab_size})"
+
+
+def _unused_marks(messages: Sequence[Mapping[str, Any]]) -> tuple[str, str]:
+    """Two private-use characters that occur in no message content (so they can bracket
+    special-token text that came from content while the template renders)."""
+    used = "".join(str(m.get("content", "")) for m in messages)
+    free = (chr(c) for c in range(0xE000, 0xF900) if chr(c) not in used)
+    return next(free), next(free)
 
 
 # ----------------------------------------------------------------- built-in
