@@ -17,7 +17,9 @@ A plugin is all or nothing: if any step fails (import error, syntax error,
 incompatible API, a hook that raises, an invalid or duplicate backend) the
 plugin gets status ``failed`` (or ``incompatible``) with a one-line ``error``,
 none of its backends is offered, and every other plugin keeps working. The first
-plugin loaded keeps a contested backend name. Exceptions raised inside a
+plugin loaded keeps a contested backend name, and the built-in plugins (those of the
+``moe-console`` distribution) always load before any third-party one: a plugin cannot take
+over ``local`` or ``h100`` by choosing a name that sorts first; it is refused and says so. Exceptions raised inside a
 backend's ``stream`` (other than :class:`BackendError`) become a ``Failed``
 event and mark the plugin failed (:meth:`PluginHost.stream`).
 
@@ -64,6 +66,8 @@ ALLOW_ENV = "MOE_CONSOLE_PLUGINS"
 DENY_ENV = "MOE_CONSOLE_DISABLE_PLUGINS"
 #: API version assumed for a plugin module without a ``MOE_CONSOLE_API`` attribute.
 ASSUMED_API_VERSION = "1.0"
+#: The distribution whose plugins are built in; they win every name conflict.
+BUILTIN_DISTRIBUTION = "moe-console"
 _KINDS = ("local", "modeled", "remote")
 _EVENT_TYPES = get_args(Event)
 
@@ -85,6 +89,11 @@ class PluginRecord:
     api_version: str | None = None
     api_declared: bool = False
     entry_point: metadata.EntryPoint | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def builtin(self) -> bool:
+        """True for the plugins that ship with the console itself."""
+        return _canonical(self.distribution) == BUILTIN_DISTRIBUTION
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready view (what ``moe-console plugins --json`` prints)."""
@@ -136,7 +145,7 @@ class PluginHost:
 
     def __init__(self, records: Iterable[PluginRecord]) -> None:
         self._records: dict[str, PluginRecord] = {}
-        for record in records:
+        for record in sorted(records, key=lambda r: not r.builtin):  # built-ins first, stable
             if record.name in self._records:
                 first = self._records[record.name]
                 record.status = "failed"
@@ -193,7 +202,7 @@ class PluginHost:
 
     @property
     def plugins(self) -> list[PluginRecord]:
-        """Every discovered plugin, in load-priority order (by name)."""
+        """Every discovered plugin, in load-priority order (built-ins first, then by name)."""
         return list(self._records.values())
 
     def plugin(self, name: str) -> PluginRecord:
@@ -213,6 +222,10 @@ class PluginHost:
     def _load(self, record: PluginRecord) -> None:
         if record.status != "not loaded" or record.entry_point is None:
             return
+        if not record.builtin:  # built-ins claim their names before any third party can
+            for builtin in self.plugins:
+                if builtin.builtin:
+                    self._load(builtin)
         try:
             plugin = record.entry_point.load()
         except (Exception, SystemExit) as exc:  # noqa: BLE001 - any import failure is the plugin's
