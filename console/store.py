@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Literal
 
-from console import export, migrations
+from console import migrations
 from console.api import Cost, Sampling, Timing, Usage
 
 Status = Literal["complete", "cancelled", "failed", "streaming"]
@@ -328,13 +328,3 @@ class Store:
         if row is None:
             raise StoreError(f"no message with id {message_id}")
         return _message(row)
-
-    # ------------------------------------------------------------ export
-
-    def export_markdown(self, conversation_id: int) -> str:
-        """The conversation as Markdown (see :mod:`console.export`)."""
-        return export.to_markdown(self.load(conversation_id))
-
-    def export_json(self, conversation_id: int) -> dict[str, Any]:
-        """The conversation as a JSON-ready dict (see :mod:`console.export`)."""
-        return export.to_json(self.load(conversation_id))

@@ -8,8 +8,8 @@ from pathlib import Path
 
 
 def export_conversation(store, conversation, directory: Path | None = None, fmt: str = "md") -> Path:
-    """Write ``store.export_markdown(conversation.id)`` (``fmt="md"``) or
-    ``store.export_json(conversation.id)`` (``fmt="json"``) to
+    """Write the stored conversation as Markdown (``fmt="md"``) or JSON (``fmt="json"``,
+    see :mod:`console.export`) to
     ``<data_dir>/exports/<id>-<title>.<fmt>`` and return the path.
 
     Raises ``ValueError`` when there is no conversation yet.
@@ -23,9 +23,12 @@ def export_conversation(store, conversation, directory: Path | None = None, fmt:
     directory.mkdir(parents=True, exist_ok=True)
     slug = re.sub(r"[^a-z0-9]+", "-", conversation.title.lower()).strip("-")[:40] or "conversation"
     path = directory / f"{conversation.id}-{slug}.{fmt}"
+    from console import export
+
+    record = store.load(conversation.id)
     if fmt == "json":
-        text = json.dumps(store.export_json(conversation.id), indent=2, ensure_ascii=False)
+        text = json.dumps(export.to_json(record), indent=2, ensure_ascii=False)
     else:
-        text = store.export_markdown(conversation.id)
+        text = export.to_markdown(record)
     path.write_text(text, encoding="utf-8")
     return path

@@ -9,6 +9,7 @@ import pytest
 
 from console import migrations
 from console.api import Cost, Sampling, Timing, Usage
+from console import export
 from console.store import DEFAULT_TITLE, Store, StoreError
 
 TIMING = Timing(ttft_s=0.25, e2e_s=0.5, inter_token_s=(0.125, 0.125), queue_s=0.05, prefill_s=0.2,
@@ -182,13 +183,13 @@ def test_export_markdown(tmp_path):
         conv_id = fill(s)
         s.add_message(conv_id, "user", "And shared experts?")
         s.add_message(conv_id, "assistant", "Shared experts run for", backend="local", status="cancelled")
-        assert s.export_markdown(conv_id) == EXPECTED_MD
+        assert export.to_markdown(s.load(conv_id)) == EXPECTED_MD
 
 
 def test_export_json(tmp_path):
     with Store(tmp_path / "e.db", now=ticking(0.0)) as s:
         conv_id = fill(s)
-        data = json.loads(json.dumps(s.export_json(conv_id)))  # JSON-serialisable as is
+        data = json.loads(json.dumps(export.to_json(s.load(conv_id))))  # JSON-serialisable as is
     assert data["format"] == "moe-console.conversation" and data["version"] == 1
     assert data["title"] == "Routing" and data["system_prompt"] == "You are terse."
     assert data["created_at"] == "1970-01-01T00:00:01+00:00"
