@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import sqlite3
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -43,7 +45,42 @@ DB_FILE = "conversations.db"
 
 
 class StoreError(Exception):
-    """A readable, one-line problem with the database (unknown id, newer schema...)."""
+    """A readable, one-line problem with the database (unknown id, newer schema...).
+
+    ``kind`` says what went wrong when a database could not be opened: ``"damaged"`` (not a
+    database, a corrupt page, a failed integrity check), ``"read-only"`` (the file or its folder
+    cannot be written), ``"unreachable"`` (the folder cannot be made, e.g. the home is a file),
+    ``"too new"`` (a newer moe-console wrote it); ``None`` for every other problem.
+    """
+
+    def __init__(self, message: str, *, kind: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+#: Databases up to this size are integrity-checked (``PRAGMA quick_check``) when opened.
+QUICK_CHECK_MAX_BYTES = 64 * 1024 * 1024
+
+
+def _is_small(path: str) -> bool:
+    try:
+        return Path(path).stat().st_size <= QUICK_CHECK_MAX_BYTES
+    except OSError:
+        return True
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _failure_kind(exc: BaseException) -> str:
+    """Classify why a database could not be opened (see :class:`StoreError`)."""
+    text = str(exc).lower()
+    if isinstance(exc, OSError):
+        return "unreachable"
+    if "readonly" in text or "read-only" in text or "unable to open" in text:
+        return "read-only"
+    return "damaged"
 
 
 @dataclass(frozen=True)
@@ -130,29 +167,90 @@ class Store:
     several threads (one lock around the connection).
     """
 
-    def __init__(self, path: str | Path | None = None, *, now: Callable[[], float] = time.time) -> None:
+    def __init__(self, path: str | Path | None = None, *, now: Callable[[], float] = time.time,
+                 check: bool = True) -> None:
         if path is None:
             path = self.default_path()
         self.path = str(path)
         self._now = now
         self._lock = threading.RLock()
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._db: sqlite3.Connection | None = None
         try:
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA foreign_keys = ON")
             if self.path != ":memory:":
-                self._db.execute("PRAGMA journal_mode = WAL")
-                self._db.execute("PRAGMA synchronous = NORMAL")
-            self._db.execute("PRAGMA busy_timeout = 5000")
-            migrations.migrate(self._db)
-            self._db.execute("UPDATE messages SET status = 'cancelled' WHERE status = 'streaming'")
+                folder = Path(self.path).parent
+                blocker = next((p for p in (folder, *folder.parents) if p.exists()), None)
+                if blocker is not None and not blocker.is_dir():
+                    raise NotADirectoryError(f"{blocker} is a file, not a folder")
+                folder.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._open(check)
         except migrations.SchemaTooNew as exc:
+            self._abandon()
+            raise StoreError(f"{self.path}: {exc}", kind="too new") from None
+        except (sqlite3.DatabaseError, OSError) as exc:
+            self._abandon()
+            kind = _failure_kind(exc)
+            raise StoreError(f"{self.path}: cannot open the conversation database "
+                             f"({_one_line(exc)})", kind=kind) from None
+
+    def _open(self, check: bool) -> None:
+        db = self._db
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA foreign_keys = ON")
+        if check and self.path != ":memory:" and _is_small(self.path):
+            problems = [row[0] for row in db.execute("PRAGMA quick_check(1)")]
+            if problems != ["ok"]:
+                raise sqlite3.DatabaseError("integrity check failed: " + "; ".join(problems))
+        if self.path != ":memory:":
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+        db.execute("PRAGMA busy_timeout = 5000")
+        if self.path != ":memory:" and 0 < migrations.version(db) < migrations.LATEST:
+            self._backup(f"{self.path}.v{migrations.version(db)}.bak")
+        migrations.migrate(db)
+        db.execute("UPDATE messages SET status = 'cancelled' WHERE status = 'streaming'")
+
+    def _abandon(self) -> None:
+        if self._db is not None:
             self._db.close()
-            raise StoreError(f"{self.path}: {exc}") from None
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path}: cannot open the conversation database ({exc})") from None
+            self._db = None
+
+    def _backup(self, target: str) -> None:
+        """Copy the whole database to ``target`` (SQLite's online backup), e.g. before a migration."""
+        with sqlite3.connect(target) as copy:
+            self._db.backup(copy)
+        copy.close()
+
+    @classmethod
+    def in_memory_copy(cls, path: str | Path, *, now: Callable[[], float] = time.time) -> Store:
+        """A ``:memory:`` store holding what ``path`` holds; ``path`` is only read (through a
+        temporary copy of the file and its WAL, since SQLite cannot read a WAL database in a
+        folder it may not write). An empty store when ``path`` does not exist."""
+        store = cls(":memory:", now=now, check=False)
+        path = Path(path)
+        if not path.is_file():
+            return store
+        try:
+            with tempfile.TemporaryDirectory(prefix="moe-console-") as scratch:
+                copy = Path(scratch) / path.name
+                for suffix in ("", "-wal"):
+                    if path.with_name(path.name + suffix).is_file():
+                        shutil.copyfile(path.with_name(path.name + suffix), copy.with_name(copy.name + suffix))
+                source = sqlite3.connect(copy)
+                try:
+                    with store._lock:
+                        source.backup(store._db)  # replaces the fresh schema with the file's
+                        migrations.migrate(store._db)
+                finally:
+                    source.close()
+        except migrations.SchemaTooNew as exc:
+            store.close()
+            raise StoreError(f"{path}: {exc}", kind="too new") from None
+        except (sqlite3.DatabaseError, OSError) as exc:
+            store.close()
+            raise StoreError(f"{path}: cannot read the conversation database ({_one_line(exc)})",
+                             kind="damaged") from None
+        return store
 
     @staticmethod
     def default_path() -> Path:
@@ -174,7 +272,8 @@ class Store:
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            if self._db is not None:
+                self._db.close()
 
     def __enter__(self) -> Store:
         return self
@@ -184,7 +283,10 @@ class Store:
 
     def _write(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
         with self._lock:
-            return self._db.execute(sql, params)
+            try:
+                return self._db.execute(sql, params)
+            except sqlite3.OperationalError as exc:  # disk full, file made read-only meanwhile...
+                raise StoreError(f"{self.path}: could not save ({_one_line(exc)})") from None
 
     # ------------------------------------------------------------ conversations
 

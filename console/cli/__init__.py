@@ -44,6 +44,7 @@ def _user_error_types() -> tuple[type[BaseException], ...]:
         ("console.api.errors", "PluginError"),
         ("console.api.errors", "OptionError"),
         ("console.api.errors", "BackendError"),
+        ("console.store", "StoreError"),
     ):
         try:
             types.append(getattr(importlib.import_module(module), name))

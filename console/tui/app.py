@@ -65,7 +65,6 @@ class ConsoleApp(App[int]):
     ) -> None:
         super().__init__()
         from console.metrics import Metrics
-        from console.store import Store
 
         if settings is None:
             from console.settings import load_settings
@@ -82,7 +81,14 @@ class ConsoleApp(App[int]):
         self.host = host
         if session is None:
             if store is None:
-                store = Store(store_path if store_path is not None else Store.default_path())
+                from console.store_open import open_store
+
+                opened = open_store(store_path)
+                store = opened.store
+                if opened.notice:
+                    self.problems.append(f"conversations: {opened.notice}")
+                if not opened.saving:  # a banner in the header for the whole session
+                    self.title = f"{self.title} · NOT SAVING conversations"
             from console.conversation import ChatSession
 
             self.metrics = Metrics(clock=self.clock)
