@@ -88,6 +88,7 @@ class PluginRecord:
     hardware: tuple[str, ...] = ()
     api_version: str | None = None
     api_declared: bool = False
+    warning: str | None = None  # misbehaviour that did not fail the plugin (e.g. blocking its loop)
     entry_point: metadata.EntryPoint | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -369,6 +370,12 @@ class PluginHost:
         cls = backend if isinstance(backend, type) else type(backend)
         name = self._plugin_of_class.get(cls)
         return self._records.get(name) if name else None
+
+    def report_stall(self, backend: Backend, warning: str) -> None:
+        """Record that ``backend`` blocked its event loop (shown with the plugin's status)."""
+        record = self.plugin_of(backend)
+        if record is not None:
+            record.warning = warning
 
     async def stream(self, backend: Backend, request: Request) -> AsyncIterator[Event]:
         """``backend.stream(request)``, guarded.

@@ -1,7 +1,9 @@
 """One streaming reply: consume a backend's events, account and persist them.
 
 :class:`ReplyStream` is what :meth:`ChatSession.send` / ``regenerate`` return.
-A producer task, started at once, reads ``host.stream(backend, request)``,
+A producer task, started at once, reads ``host.stream(backend, request)`` (run on a
+thread of its own by :mod:`console.stream_thread`, so a plugin that blocks cannot
+freeze the console; ``warning`` then names it),
 feeds every event to the metrics, saves the growing text (throttled) and the
 final state to the store, and queues the event for the consumer. The consumer
 iterates the stream (``async for event in stream``; ``await stream`` also
@@ -58,6 +60,7 @@ class ReplyStream:
         self.model = backend.info.model if backend is not None else ""
         self.status = "streaming"
         self.error: str | None = None
+        self.warning: str | None = None  # set when the backend blocked its event loop
         self.usage: Usage | None = None
         self.timing: Timing | None = None
         self.cost = None
@@ -132,7 +135,9 @@ class ReplyStream:
     # ------------------------------------------------------------ producer side
 
     async def _produce(self) -> None:
-        stream = self.host.stream(self.backend, self.request)
+        from console.stream_thread import isolated_stream
+
+        stream = isolated_stream(lambda: self.host.stream(self.backend, self.request), on_stall=self._stalled)
         try:
             async for event in stream:
                 self._account(event)
@@ -141,6 +146,15 @@ class ReplyStream:
                     break
         finally:
             await stream.aclose()
+
+    def _stalled(self, seconds: float) -> None:
+        """The backend blocked its event loop (it runs on a thread of its own, so the console
+        did not freeze): say so on the reply and on the plugin."""
+        self.warning = (f"backend {self.backend_name!r} blocked its event loop for {seconds:.1f} s or more "
+                        "(a blocking call inside its async stream); the console stayed responsive")
+        report = getattr(self.host, "report_stall", None)
+        if report is not None:
+            report(self.backend, self.warning)
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         if self.status == "streaming":

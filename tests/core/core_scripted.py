@@ -11,6 +11,7 @@ entry point exactly as an installed plugin is registered.
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any, Callable
 
 from console.api import (
@@ -25,7 +26,7 @@ LOG: dict[str, list[Any]] = {"requests": [], "closed": [], "probes": []}
 #: Called (with the request) when a stream starts; tests use it to look at the store.
 PROBE: list[Callable[[Any], Any]] = []
 #: Set by a stalling backend when it has stalled.
-STALLED: dict[str, asyncio.Event] = {}
+STALLED: dict[str, threading.Event] = {}  # set on the stream's own thread
 
 
 def _prompt_tokens(request) -> int:
@@ -76,7 +77,7 @@ class ScriptedBackend(Backend):
             ats = []
             for i, word in enumerate(words):
                 if s["stall_after"] and i == s["stall_after"]:
-                    STALLED.setdefault(name, asyncio.Event()).set()
+                    STALLED.setdefault(name, threading.Event()).set()
                     await asyncio.Event().wait()  # until cancelled
                 if s["raise_after"] and i == s["raise_after"]:
                     raise RuntimeError("scripted crash")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import dataclasses
 import sqlite3
 
@@ -29,8 +30,8 @@ async def collect(stream):
 
 async def stalled(name="scripted"):
     """Wait until the stand-in backend ``name`` has stalled mid-reply."""
-    event = core_scripted.STALLED.setdefault(name, asyncio.Event())
-    await asyncio.wait_for(event.wait(), 5)
+    event = core_scripted.STALLED.setdefault(name, threading.Event())
+    assert await asyncio.to_thread(event.wait, 5)  # backends stream on threads of their own
 
 
 def stalling(settings, name="scripted", after=5, **more):

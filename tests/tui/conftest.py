@@ -17,7 +17,7 @@ from console.plugins import PluginHost
 from console.settings import Settings
 
 STANDINS = Path(__file__).parent / "standin_plugins"
-STANDIN_MODULES = {"scripted": "tui_scripted", "broken": "tui_broken"}
+STANDIN_MODULES = {"scripted": "tui_scripted", "broken": "tui_broken", "blocking": "tui_blocking"}
 
 
 def standin_distribution(root: Path, names: list[str]) -> metadata.Distribution:
