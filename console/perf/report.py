@@ -127,8 +127,9 @@ def explain_lines(c: Comparison) -> list[str]:
         lines.append(f"  prefill: {pre['gemm_gflop_per_token']:.1f} GFLOP GEMM ({pre['gemm_dtype']}) + "
                      f"{pre['attention_gflop_per_token']:.1f} GFLOP attention ({pre['attention_dtype']}) per token,"
                      f" MFU {e['factors']['mfu']:.3f}")
-        chip_figs = ", ".join(f"{k} {f.value:g} {f.unit} ({f.kind})" for k, f in result.chip.figures.items())
-        lines.append(f"  inputs: {chip_figs}")
+        lines.append("  declared figures:")
+        for key, f in result.chip.figures.items():
+            lines.append(f"    {key:<20} {f['value']:>9g} {f['unit']:<6} {f['tag']:<10} {f['source']}")
     if c.residuals:
         lines.append("calibration (measured runs vs this model):")
         for r in c.residuals:
