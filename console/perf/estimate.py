@@ -27,7 +27,7 @@ from console.perf.decode import (
 from console.perf.deployment import Deployment, Workload
 from console.perf.hardware import Chip
 from console.perf.prefill import describe as describe_prefill
-from console.perf.prefill import prefill_tokens_per_s
+from console.perf.prefill import colocated_share, prefill_tokens_per_s
 from console.perf.prices import Price, usd_per_million
 from console.perf.profiles import ModelProfile
 
@@ -149,8 +149,7 @@ def estimate(profile: ModelProfile, chip: Chip, dep: Deployment, workload: Workl
     rate = prefill_tokens_per_s(profile, prefill_chip or chip, dep, workload.prompt_tokens, factors.mfu)
     tokens_per_s, tpot = float(step.tokens_per_s[0]), float(step.tpot[0])
     if not dep.pd_disaggregated:
-        decode_time = workload.output_tokens * tpot
-        share = decode_time / (decode_time + batch * workload.prompt_tokens / rate)
+        share = colocated_share(workload.output_tokens, tpot, batch, workload.prompt_tokens, rate)
         tokens_per_s, tpot = tokens_per_s * share, tpot / share
         met = met and (workload.tpot_ms is None or tpot <= workload.tpot_ms / 1e3)
     return Estimate(chip, profile, factors, dep, workload, batch, limit, step, tokens_per_s, tpot,
