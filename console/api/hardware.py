@@ -47,9 +47,6 @@ Tag = Literal["spec", "announced", "derived", "assumption", "market", "measured"
 #: Every tag a figure may carry.
 TAGS: tuple[str, ...] = ("spec", "announced", "derived", "assumption", "market", "measured")
 
-#: Tags whose figure must say in ``note`` how it was obtained.
-NOTE_REQUIRED: tuple[str, ...] = ("derived", "assumption")
-
 #: Unit of each peak format: floats in TFLOPS, integers in TOPS.
 PEAK_UNITS: dict[str, str] = {"fp4": "TFLOPS", "fp8": "TFLOPS", "bf16": "TFLOPS", "fp16": "TFLOPS",
                               "int8": "TOPS", "int4": "TOPS"}
@@ -137,8 +134,6 @@ def _figure_problems(where: str, fig: Any, unit: str, *, zero_ok: bool = False) 
         problems.append(f"{where} has tag {fig.tag!r}; use one of {', '.join(TAGS)}")
     if not str(fig.source or "").strip():
         problems.append(f"{where} has no source (say where the number comes from)")
-    if fig.tag in NOTE_REQUIRED and not str(fig.note or "").strip():
-        problems.append(f"{where} is tagged {fig.tag!r} but its note does not say how it was obtained")
     return problems
 
 
