@@ -175,6 +175,14 @@ class ModeledBackend(Backend):
     capabilities = Capabilities(cancel=True, routing_stats=True, modeled_timings=True, cost=True)
     options = OPTIONS
 
+    @classmethod
+    def perf_price(cls, explicit: float | None = None,
+                   user: dict[str, perf.Price] | None = None) -> perf.Price | None:
+        """The price ``compare`` uses: ``explicit``, else the user's price file
+        (read when ``user`` is None), else the spec's own."""
+        return perf.resolve_price(cls.perf_chip.name, explicit=explicit,
+                                  user=user_prices() if user is None else user, plugin=spec_price(cls.spec))
+
     def plan(self, prompt_tokens: int, output_tokens: int) -> Plan:
         try:
             return make_plan(self.perf_chip, self.settings, prompt_tokens, output_tokens, spec_price(self.spec))

@@ -61,6 +61,15 @@ def calibration_runs(name: str) -> list[str]:
     return [*entry.get("decode", ()), *entry.get("prefill", ())]
 
 
+def model_calibration(hardware: str, model: str) -> str | None:
+    """The calibration measured on ``hardware`` for ``model`` (``applies_to``), if any."""
+    for name, entry in data("calibrations.toml").items():
+        scope = entry.get("applies_to") or {}
+        if hardware in scope.get("hardware", ()) and model == scope.get("model"):
+            return name
+    return None
+
+
 def fitted_runs() -> dict[str, str]:
     """``{run id: calibration}`` for every run a shipped calibration is fitted to."""
     return {rid: name for name in calibration_names() for rid in calibration_runs(name)}

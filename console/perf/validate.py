@@ -70,7 +70,7 @@ def _factors(rec: Record, chip: Chip) -> Factors:
         if rec.calibration not in calibration_names():
             raise PerfDataError(f"names unknown calibration {rec.calibration!r}")
         return calibration(rec.calibration)
-    return point_factors(chip)
+    return point_factors(chip, rec.model)
 
 
 def check(rec: Record, resolve_chip: Callable[[str], Chip] = reference_chip,
@@ -132,5 +132,7 @@ def summary(rows: Sequence[Row]) -> dict[str, Any]:
 def measured_label(rec: Record) -> str:
     """``measured by <who> (conditions)``: how a published figure is shown beside a modeled one."""
     who = rec.who or "a third party"
-    conditions = ", ".join(p for p in (rec.kind.replace("-", " "), rec.conditions_text()) if p)
+    kind = rec.kind.replace("-", " ")
+    extra = [p for p in rec.conditions_text().split(", ") if p and p not in kind]
+    conditions = ", ".join([kind, *extra])
     return f"measured by {who} ({conditions})" if conditions else f"measured by {who}"
