@@ -193,5 +193,8 @@ def run(args: argparse.Namespace) -> int:
                             "measurement; they are not figures of this model.", TEXT_WIDTH))
     if args.explain:
         print()
-        print("\n".join(explain_lines(comparison)))
+        for line in explain_lines(comparison):
+            indent = " " * (len(line) - len(line.lstrip()) + 4)
+            print("\n".join(textwrap.wrap(line, TEXT_WIDTH, subsequent_indent=indent, drop_whitespace=False)
+                            if len(line) > TEXT_WIDTH else [line]))
     return 0

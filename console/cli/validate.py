@@ -84,10 +84,10 @@ def table_lines(rows: list[Any]) -> list[str]:
     """The per-run table (plain text, <= 120 columns)."""
     from console.perf.report import render
 
-    unit = {"output_tok_s_per_chip": "out tok/s/chip", "tpot_ms": "TPOT ms", "prefill_tok_s_per_chip": "prefill tok/s"}
-    body = [[r.record.id[:38], r.status, r.record.hardware, r.record.model.replace("deepseek-", ""),
+    unit = {"output_tok_s_per_chip": "out tok/s", "tpot_ms": "TPOT ms", "prefill_tok_s_per_chip": "prefill"}
+    body = [[r.record.id[:30], r.status, r.record.hardware, r.record.model.replace("deepseek-", ""),
              unit[r.record.metric], _num(r.record.measured), _num(r.modeled), _pct(r.error),
-             (r.factors.calibration if r.factors else "")[:22]] for r in rows if r.status != "unmatched"]
+             (r.factors.calibration if r.factors else "")[:18]] for r in rows if r.status != "unmatched"]
     cols = ["run", "status", "hardware", "model", "metric", "measured", "modeled", "error", "factors from"]
     return render(cols, body).splitlines()
 

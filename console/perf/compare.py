@@ -81,6 +81,7 @@ class Comparison:
         if explain:
             out["explain"] = {
                 "breakdown": {name: r.point.explain() for name, r in self.results.items()},
+                "figures": {name: dict(r.chip.figures) for name, r in self.results.items()},
                 "sensitivity": {t: [row.as_dict() for row in rows] for t, rows in self.sensitivity.items()},
                 "calibration_residuals": self.residuals,
             }

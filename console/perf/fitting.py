@@ -95,7 +95,7 @@ def fit(recs: Sequence[Record], start: dict[str, float], free: Sequence[str] = (
     values = dict(start)
     r = _residuals(recs, values, chips, base)
     cost, damping = float(r @ r), 1e-3
-    for _ in range(100):
+    for _ in range(300):
         jac = np.empty((len(recs), len(free)))
         for j, name in enumerate(free):
             h = 1e-6 * max(abs(values[name]), 1e-3)

@@ -20,7 +20,7 @@ ASCEND_910C = HardwareSpec(
     scale_up_gbps=Figure(784, "GB/s", "910C UB interconnect [S7]", note="per package"),
     scale_out_gbps=Figure(50, "GB/s", "400 Gb/s RoCE per chip outside the supernode", tag="assumption",
                           note="not in the stored sources"),
-    a2a_gbps=Figure(73.8, "GB/s", "sgl-project/sgl-kernel-npu README, DeepEP-Ascend on A3, EP32 [S22]",
+    a2a_gbps=Figure(73.1, "GB/s", "sgl-project/sgl-kernel-npu README, DeepEP-Ascend on A3, EP32 [S22]",
                     tag="derived", note="measured 49 GB/s dispatch (INT8), 97 GB/s combine (BF16); "
                                         "byte-weighted 3 / (1/49 + 2/97)"),
     price_usd_per_hour=Figure(1.7625, "USD/h", "no public Ascend rental price found [S31]", tag="assumption",

@@ -20,7 +20,7 @@ MI300X = HardwareSpec(
     scale_up_gbps=Figure(896, "GB/s", "gpu.blog Instinct MI300X listing", note="Infinity Fabric (xGMI), 8-GPU mesh"),
     scale_out_gbps=Figure(50, "GB/s", "one 400 Gb/s NIC per GPU", tag="assumption",
                           note="typical MI300X node; not in the stored sources"),
-    a2a_gbps=Figure(348.2, "GB/s", "DeepEP intranode measured on H800 NVLink, 153/158 GB/s [S21]",
+    a2a_gbps=Figure(350.1, "GB/s", "DeepEP intranode measured on H800 NVLink, 153/158 GB/s [S21]",
                     tag="assumption", note="no MoRI-EP measurement: H800 NVLink measured x 896/400 link ratio "
                                            "(342.7 / 353.9 GB/s), byte-weighted"),
     price_usd_per_hour=Figure(1.71, "USD/h", "gpu.blog Instinct MI300X listing (TensorWave, on demand)",
