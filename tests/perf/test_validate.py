@@ -66,7 +66,7 @@ def test_readme_shows_the_summary_validate_prints(report):
     assert line in readme
     for row in report["runs"]:
         if row["status"] != "unmatched":
-            pattern = rf"\|\s*{re.escape(row['id'])}\s*\|.*\|\s*{row['error']:+.0%}\s*\|"
+            pattern = rf"\|\s*{re.escape(row['id'])}\s*\|.*\|\s*{re.escape(format(row['error'], '+.0%'))}\s*\|"
             assert re.search(pattern, readme), row["id"]
 
 
