@@ -51,6 +51,7 @@ from console.api import (
     TextDelta,
     Timing,
     Usage,
+    spec_problems,
 )
 
 TARGET_MODELS = ("deepseek-v3", "deepseek-v4-flash", "deepseek-v4-pro")
@@ -75,38 +76,24 @@ OPTIONS = (
 
 
 # ------------------------------------------------------------------ spec -> chip
-def _figure(fig: Any, unit: str, what: str, spec: HardwareSpec) -> perf.Figure:
-    if fig.unit != unit:
-        raise PluginError(f"hardware {spec.name!r}: {what} must be in {unit}, got {fig.unit!r}")
-    if not isinstance(fig.value, (int, float)) or fig.value <= 0:
-        raise PluginError(f"hardware {spec.name!r}: {what} must be a positive number, got {fig.value!r}")
-    return perf.Figure(float(fig.value), fig.unit, fig.tag, fig.source, fig.note, fig.date)
-
-
 def chip_from_spec(spec: HardwareSpec) -> perf.Chip:
     """The performance model's view of ``spec``. ``a2a_gbps`` is taken as the
-    effective bandwidth of both dispatch and combine. A bad spec raises
-    :class:`PluginError` (the host then marks the plugin failed)."""
-    figures = {f"peak_{dtype}": _figure(fig, "TFLOPS", f"peak_tflops[{dtype!r}]", spec)
-               for dtype, fig in spec.peak_tflops.items()}
-    if not figures:
-        raise PluginError(f"hardware {spec.name!r} declares no peak_tflops")
-    figures["hbm_gb"] = _figure(spec.hbm_gb, "GB", "hbm_gb", spec)
-    figures["hbm_tbps"] = _figure(spec.hbm_tbps, "TB/s", "hbm_tbps", spec)
-    figures["a2a_gbps"] = a2a = _figure(spec.a2a_gbps, "GB/s", "a2a_gbps", spec)
-    price = spec.price_usd_per_hour
-    if price.unit != "USD/h" or price.value < 0:
-        raise PluginError(f"hardware {spec.name!r}: price_usd_per_hour must be >= 0 in USD/h")
-    if spec.calibration is not None and spec.calibration not in perf.calibration_names():
-        raise PluginError(f"hardware {spec.name!r} names unknown calibration {spec.calibration!r}; "
-                          f"known: {', '.join(perf.calibration_names())}")
+    effective bandwidth of both dispatch and combine. A spec with problems
+    (:func:`console.api.spec_problems`) raises :class:`PluginError` listing them."""
+    problems = spec_problems(spec)
+    if problems:
+        raise PluginError("; ".join(problems))
+    figures = {name: perf.figure(f.value, f.unit, f.tag, f.source, f.note, f.date)
+               for name, f in spec.figures().items()}
+    a2a, price = spec.a2a_gbps, spec.price_usd_per_hour
     return perf.Chip(
         name=spec.name, display_name=spec.display_name,
-        peak_tflops={k[5:]: f.value for k, f in figures.items() if k.startswith("peak_")},
-        hbm_gb=figures["hbm_gb"].value, hbm_tbps=figures["hbm_tbps"].value,
-        a2a=perf.A2A(a2a.value, a2a.value, a2a.kind, a2a.source, f"{spec.name} (plugin)"),
-        price_usd_per_hour=float(price.value), price_date=price.date, price_source=price.source,
-        price_kind=price.tag, calibration=spec.calibration, figures=figures)
+        peak_tflops={fmt: float(f.value) for fmt, f in spec.peak_tflops.items()},
+        hbm_gb=float(spec.hbm_gb.value), hbm_tbps=float(spec.hbm_tbps.value),
+        a2a=perf.A2A(float(a2a.value), float(a2a.value), a2a.tag, a2a.source, f"{spec.name} (plugin)"),
+        price_usd_per_hour=float(price.value), price_date=price.date, price_source=price.note or price.source,
+        price_kind=price.tag, calibration=spec.calibration, figures=figures,
+        scale_up_gbps=float(spec.scale_up_gbps.value), scale_out_gbps=float(spec.scale_out_gbps.value))
 
 
 def spec_price(spec: HardwareSpec) -> perf.Price:
@@ -187,6 +174,14 @@ class ModeledBackend(Backend):
     perf_chip: ClassVar[perf.Chip]
     capabilities = Capabilities(cancel=True, routing_stats=True, modeled_timings=True, cost=True)
     options = OPTIONS
+
+    @classmethod
+    def perf_price(cls, explicit: float | None = None,
+                   user: dict[str, perf.Price] | None = None) -> perf.Price | None:
+        """The price ``compare`` uses: ``explicit``, else the user's price file
+        (read when ``user`` is None), else the spec's own."""
+        return perf.resolve_price(cls.perf_chip.name, explicit=explicit,
+                                  user=user_prices() if user is None else user, plugin=spec_price(cls.spec))
 
     def plan(self, prompt_tokens: int, output_tokens: int) -> Plan:
         try:

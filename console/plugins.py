@@ -58,6 +58,7 @@ from console.api import (
     TextDelta,
     Usage,
     is_compatible,
+    spec_problems,
 )
 from console.api import hookspecs
 
@@ -238,8 +239,9 @@ class PluginHost:
             self._pm.register(plugin, name=record.name)
             record.hooks = tuple(sorted(h.name for h in self._pm.get_hookcallers(plugin) or ()))
             self._check_hooks(plugin)
-            backends, specs = self._call_hooks(plugin)
+            backends, specs, refused = self._call_hooks(plugin)
             record.hardware = tuple(spec.name for spec in specs)
+            record.error = "; ".join(refused) or None  # refused specs; the plugin's others still load
             backends += [self._modeled_class(spec) for spec in specs]
             entries = self._validate(record.name, backends)
         except Exception as exc:  # noqa: BLE001 - plugin code, isolated
@@ -279,19 +281,25 @@ class PluginHost:
                 known = ", ".join(n for n in dir(self._pm.hook) if n.startswith("register_"))
                 raise PluginError(f"implements unknown hook {caller.name!r}; known hooks: {known}")
 
-    def _call_hooks(self, plugin: object) -> tuple[list[Any], list[HardwareSpec]]:
+    def _call_hooks(self, plugin: object) -> tuple[list[Any], list[HardwareSpec], list[str]]:
         others = [p for p in self._pm.get_plugins() if p is not plugin]
         backends: list[Any] = []
         specs: list[HardwareSpec] = []
+        refused: list[str] = []
 
         def add_spec(spec: Any) -> None:
             if not isinstance(spec, HardwareSpec):
                 raise PluginError(f"register_hardware got {spec!r}, not a console.api.HardwareSpec")
-            specs.append(spec)
+            problems = spec_problems(spec)
+            if problems:  # refuse this spec, keep the plugin's others
+                refused.append(f"refused hardware {spec.name!r}: " + "; ".join(
+                    p.split(": ", 1)[-1] for p in problems))
+            else:
+                specs.append(spec)
 
         self._pm.subset_hook_caller("register_backends", others)(register=backends.append)
         self._pm.subset_hook_caller("register_hardware", others)(register=add_spec)
-        return backends, specs
+        return backends, specs, refused
 
     @staticmethod
     def _modeled_class(spec: HardwareSpec) -> Any:

@@ -38,7 +38,7 @@ from console.api.events import (
     Timing,
     Usage,
 )
-from console.api.hardware import Figure, HardwareSpec
+from console.api.hardware import CALIBRATIONS, Figure, HardwareSpec, spec_problems
 from console.api.hookspecs import PROJECT_NAME, hookimpl, hookspec
 from console.api.options import Option, resolve_options
 from console.api.request import Message, Request, Sampling
@@ -46,6 +46,7 @@ from console.api.version import API_VERSION, is_compatible
 
 __all__ = [
     "API_VERSION",
+    "CALIBRATIONS",
     "PROJECT_NAME",
     "Backend",
     "BackendError",
@@ -57,6 +58,7 @@ __all__ = [
     "Figure",
     "Finished",
     "HardwareSpec",
+    "spec_problems",
     "IncompatiblePluginError",
     "Message",
     "Option",

@@ -2,8 +2,10 @@
 
 The hardware is whatever the loaded plugins register (``register_hardware``):
 each becomes a modeled backend whose chip the performance model compares. The
-comparison itself is ``console.perf.compare`` (pure); this module only parses
-options, gathers the hardware and prices, and formats.
+comparison itself is ``console.perf.selection.build_comparison`` (pure, shared
+with the TUI's compare view); this module only parses options and formats.
+``--measured`` and ``--calibrate`` read a ``bench serve`` result
+(:mod:`console.cli.measured`).
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ import textwrap
 from typing import Any
 
 from console.cli import UserError
+from console.cli.measured import calibrate_to, calibration_lines, chip_resolver, measured_lines, measured_rows
+from console.cli.validate import parse_settings
 
 DEFAULT_MODEL = "deepseek-v3"
-#: Columns the text output is laid out for (three backends fit).
+#: Columns the text output is laid out for (wider tables wrap into blocks of columns).
 TEXT_WIDTH = 120
 
 
@@ -49,6 +53,10 @@ def add_parser(subparsers: Any) -> None:
                    help="attention-core precision (default bf16, as DeepSeek serves it)")
     p.add_argument("--prefill-gemm", choices=("fp8", "fp4"), default=None,
                    help="prefill GEMM precision (default fp8; fp4 = MXFP4 where the chip has it)")
+    p.add_argument("--mtp", default=None, metavar="DEPTH:ACCEPTED",
+                   help="speculative decoding (MTP): draft tokens per step and mean accepted, e.g. 1:0.7")
+    p.add_argument("--expert-balance", choices=("eplb", "forced"), default=None,
+                   help="eplb (as the calibration runs, default) or forced (perfect balance: an upper bound)")
     p.add_argument("--colocated", action="store_true",
                    help="prefill and decode on the same chips (default: PD-disaggregated)")
     p.add_argument("--utilization", type=float, default=None,
@@ -61,19 +69,23 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--explain", action="store_true",
                    help="show what drives each figure: per-op breakdown, bounds, capacity, calibration "
                         "residuals and the sensitivity table")
+    p.add_argument("--measured", default=None, metavar="FILE",
+                   help="a `moe-console bench serve --json` result: its measured figures beside the "
+                        "modeled ones, with the model's error on each")
+    p.add_argument("--calibrate", default=None, metavar="FILE",
+                   help="fit efficiency and overlap to a `bench serve` result of your deployment (the "
+                        "shipped calibration's fitting) and model its hardware with them")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
+                   help="serving setup of the --measured/--calibrate run, e.g. --set moe_parallel=ep "
+                        "(default: tensor parallel over all of its chips)")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     p.set_defaults(run=run)
 
 
-def modeled_hardware(host: Any) -> dict[str, Any]:
-    """``{backend name: modeled backend class}`` for every hardware the loaded
-    plugins of ``host`` (a :class:`console.plugins.PluginHost`) register."""
-    return {e.name: e.cls for e in host.backends() if hasattr(e.cls, "perf_chip")}
-
-
 def plugin_problems(host: Any) -> list[str]:
-    """One line per plugin that failed or is incompatible."""
-    return [f"plugin {r.name}: {r.status}: {r.error}" for r in host.plugins if r.status in ("failed", "incompatible")]
+    """One line per plugin that failed or is incompatible, or that had a hardware spec refused."""
+    return [f"plugin {r.name}: {r.status}: {r.error}" for r in host.plugins
+            if r.status in ("failed", "incompatible") or (r.status == "loaded" and r.error)]
 
 
 def _explicit_prices(items: list[str]) -> dict[str, float]:
@@ -89,57 +101,20 @@ def _explicit_prices(items: list[str]) -> dict[str, float]:
     return prices
 
 
-def _select(available: dict[str, Any], names: list[str]) -> list[str]:
-    if not names:
-        if not available:
-            raise UserError("no hardware is registered: is any hardware plugin installed and enabled?")
-        return list(available)
-    unknown = [n for n in names if n not in available]
-    if unknown:
-        known = ", ".join(available) or "none"
-        raise UserError(f"not a modeled hardware backend: {', '.join(unknown)}; known: {known}")
-    return list(dict.fromkeys(names))
-
-
-def build_comparison(host: Any, names: list[str], workload: Any, *, model: str = DEFAULT_MODEL,
-                     deployment: Any = None, baseline: str | None = None,
-                     prices: dict[str, float] | None = None, user_prices: dict[str, Any] | None = None,
-                     explain: bool = False):
-    """The :class:`console.perf.Comparison` of ``workload`` (a ``perf.Workload``)
-    for the hardware behind the modeled backends ``names`` of ``host`` (empty:
-    every registered hardware), as ``moe-console compare`` and the TUI's
-    compare view show it. The baseline (``baseline``, else ``h100`` when
-    compared) comes first. Each price: ``prices[name]`` (USD per chip-hour),
-    else ``user_prices`` (the user's price file entries; ``None`` reads it),
-    else the hardware plugin's own.
-
-    Prints nothing and parses nothing. Raises ``UserError`` for a name that is
-    not a modeled hardware backend or a price for a backend not compared, and
-    ``console.perf.PerfDataError`` for a setup the model cannot evaluate."""
-    from console import perf
-    from console.modeled import spec_price
-    from console.modeled import user_prices as read_user_prices
-
-    available = modeled_hardware(host)
-    chosen = _select(available, list(names))
-    explicit = dict(prices or {})
-    unknown = sorted(set(explicit) - set(chosen))
-    if unknown:
-        raise UserError(f"--price names a backend not compared: {', '.join(unknown)}")
-    first = baseline or ("h100" if "h100" in chosen else None)
-    if first in chosen:  # the baseline's column first
-        chosen = [first, *(n for n in chosen if n != first)]
-    user = read_user_prices() if user_prices is None else user_prices
-    chips = [available[n].perf_chip for n in chosen]
-    resolved = {n: perf.resolve_price(n, explicit=explicit.get(n), user=user, plugin=spec_price(available[n].spec))
-                for n in chosen}
-    return perf.compare(perf.load_profile(model), chips, deployment or perf.default_deployment(), workload,
-                        resolved, baseline=baseline, explain=explain)
+def _mtp(text: str | None) -> dict[str, Any]:
+    if text is None:
+        return {}
+    depth, sep, accepted = text.partition(":")
+    try:
+        return {"mtp_depth": int(depth), "mtp_accepted": float(accepted) if sep else float(depth)}
+    except ValueError:
+        raise UserError(f"--mtp expects DEPTH:ACCEPTED, e.g. 1:0.7 (got {text!r})") from None
 
 
 def build(args: argparse.Namespace):
-    """The :class:`console.perf.Comparison` the arguments ask for (raises UserError)."""
+    """``(comparison, measured rows, calibration report)`` the arguments ask for (raises UserError)."""
     from console import perf
+    from console.perf.selection import build_comparison
     from console.plugins import PluginHost
 
     try:
@@ -150,16 +125,27 @@ def build(args: argparse.Namespace):
         deployment = perf.default_deployment(
             ep=args.ep, redundant_experts=args.redundant_experts, attention_dtype=args.attention,
             prefill_gemm_dtype=args.prefill_gemm, utilization=args.utilization,
-            pd_disaggregated=False if args.colocated else None)
+            pd_disaggregated=False if args.colocated else None, expert_balance=args.expert_balance,
+            **_mtp(args.mtp))
         perf.load_profile(args.model)  # an unknown model is reported before the plugins are read
         user = perf.load_price_file(args.prices) if args.prices else None
         host = PluginHost.discover()
         for line in plugin_problems(host):
             print(f"moe-console: warning: {line}", file=sys.stderr)
         names = [n.strip() for n in args.backends.split(",") if n.strip()]
-        return build_comparison(host, names, workload, model=args.model, deployment=deployment,
-                                baseline=args.baseline, prices=_explicit_prices(args.price), user_prices=user,
-                                explain=args.explain)
+        measured, calibrated, factors = [], None, None
+        if args.measured or args.calibrate:
+            resolve = chip_resolver(host)
+            settings = parse_settings(args.settings)
+        if args.measured:
+            measured = measured_rows(args.measured, args.model, settings, resolve)
+        if args.calibrate:
+            calibrated = calibrate_to(args.calibrate, args.model, settings, resolve)
+            factors = {hw: c["factors"] for hw, c in calibrated.items()}
+        comparison = build_comparison(host, names, workload, model=args.model, deployment=deployment,
+                                      baseline=args.baseline, prices=_explicit_prices(args.price),
+                                      user_prices=user, explain=args.explain, factors=factors)
+        return comparison, measured, calibrated
     except perf.PerfDataError as exc:
         raise UserError(str(exc)) from None
 
@@ -172,19 +158,32 @@ def run(args: argparse.Namespace) -> int:
         headline,
         ratio_table,
         render,
+        render_wrapped,
         summary_dict,
         wrap_notes,
     )
 
-    comparison = build(args)
+    comparison, measured, calibrated = build(args)
     if args.json:
-        print(json.dumps(summary_dict(comparison, explain=args.explain), indent=2))
+        out = summary_dict(comparison, explain=args.explain)
+        if args.measured:
+            out["measured"] = [r.as_dict() for r in measured]
+        if calibrated is not None:
+            out["calibration"] = {hw: {**c, "factors": c["factors"].as_dict(), "before": c["before"].as_dict()}
+                                  for hw, c in calibrated.items()}
+        print(json.dumps(out, indent=2))
         return 0
     print("\n".join(textwrap.wrap(headline(comparison), TEXT_WIDTH, subsequent_indent="  ")))
     print()
     columns, rows, notes = figure_table(comparison)
-    print(render(columns, rows))
+    print(render_wrapped(columns, rows, TEXT_WIDTH))
     print("\n".join(wrap_notes(notes, TEXT_WIDTH)))
+    if calibrated is not None:
+        print()
+        print("\n".join(calibration_lines(calibrated)))
+    if args.measured:
+        print()
+        print("\n".join(measured_lines(measured)))
     for target in comparison.ratios:
         print()
         print(render(*ratio_table(comparison, target)))
@@ -194,5 +193,8 @@ def run(args: argparse.Namespace) -> int:
                             "measurement; they are not figures of this model.", TEXT_WIDTH))
     if args.explain:
         print()
-        print("\n".join(explain_lines(comparison)))
+        for line in explain_lines(comparison):
+            indent = " " * (len(line) - len(line.lstrip()) + 4)
+            print("\n".join(textwrap.wrap(line, TEXT_WIDTH, subsequent_indent=indent, drop_whitespace=False)
+                            if len(line) > TEXT_WIDTH else [line]))
     return 0

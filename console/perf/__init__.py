@@ -25,7 +25,7 @@ from console.perf.datafiles import PerfDataError
 from console.perf.decode import StepBreakdown, decode_step, max_batch
 from console.perf.deployment import Deployment, Workload, default_deployment
 from console.perf.estimate import METRICS, Estimate, estimate
-from console.perf.hardware import A2A, Chip, Figure, a2a_record, reference_chip, reference_chip_names
+from console.perf.hardware import A2A, Chip, a2a_record, figure, reference_chip, reference_chip_names
 from console.perf.prices import Price, load_price_file, resolve_price, table_price, user_price_path
 from console.perf.profiles import ModelProfile, load_profile, profile_names
 from console.perf.ranges import BackendResult, Ranged, evaluate
@@ -33,10 +33,10 @@ from console.perf.records import Record, record, records
 
 __all__ = [
     "A2A", "IDEAL", "METRICS", "PRESS_HEADING", "RATIOS",
-    "BackendResult", "Chip", "Comparison", "Deployment", "Estimate", "Factors", "Figure",
+    "BackendResult", "Chip", "Comparison", "Deployment", "Estimate", "Factors",
     "ModelProfile", "PerfDataError", "Price", "Ranged", "Record", "StepBreakdown", "Workload",
     "a2a_record", "calibration", "calibration_names", "compare", "decode_step", "default_deployment",
-    "estimate", "evaluate", "load_price_file", "load_profile", "max_batch", "press_claims",
+    "estimate", "evaluate", "figure", "load_price_file", "load_profile", "max_batch", "press_claims",
     "profile_names", "record", "records", "reference_chip", "reference_chip_names", "residuals",
     "resolve_price", "table_price", "user_price_path",
 ]

@@ -13,7 +13,8 @@ Two kinds, chosen by the model profile's ``[attention] kind``:
   entries; a CSA layer (compress ratio 4) also keeps one compressed entry per 4
   tokens plus a lightning-indexer key, scores all of them with the indexer and
   attends to the ``index_topk`` best; an HCA layer (ratio 128) keeps one entry per
-  128 tokens and attends to all of them. K = V share one 512-wide head, so a
+  128 tokens and attends to all of them. The cache is FP8 (576 B per entry, the
+  checkpoint's layout) or BF16 (1,024 B), by ``kv_cache_dtype``. K = V share one 512-wide head, so a
   score plus its value costs ``2 * heads * (512 + 512)`` FLOPs. Entries are FP8
   with BF16 rope dims (576 B); indexer keys FP4 (68 B). At 1M context this gives
   10% of V3.2's KV and 27% of its per-token FLOPs for V4-Pro, the model card's figures.
@@ -105,8 +106,18 @@ class CompressedAttention:
     compress_ratios: tuple[int, ...]
     kv_entry_bytes: float
     index_key_bytes: float
+    kv_cache_dtype: str = "fp8"
 
     kind = "compressed"
+
+    @property
+    def entry_bytes(self) -> float:
+        """Bytes of one KV entry: the checkpoint's FP8-with-BF16-rope layout
+        (``kv_entry_bytes``, 576 B), or every one of the ``head_dim`` numbers
+        at ``kv_cache_dtype`` when that is not FP8 (BF16: 1,024 B)."""
+        if self.kv_cache_dtype == "fp8":
+            return self.kv_entry_bytes
+        return self.head_dim * nbytes(self.kv_cache_dtype)
 
     def _count(self, ratio: int) -> int:
         return sum(1 for r in self.compress_ratios if r == ratio)
@@ -144,9 +155,9 @@ class CompressedAttention:
 
     def kv_bytes_per_sequence(self, context: Any) -> Any:
         ctx = np.asarray(context, np.float64)
-        per_token = (self.csa_layers * (self.kv_entry_bytes + self.index_key_bytes) / 4
-                     + self.hca_layers * self.kv_entry_bytes / 128)
-        return self.num_layers * self._window(ctx) * self.kv_entry_bytes + ctx * per_token
+        per_token = (self.csa_layers * (self.entry_bytes + self.index_key_bytes) / 4
+                     + self.hca_layers * self.entry_bytes / 128)
+        return self.num_layers * self._window(ctx) * self.entry_bytes + ctx * per_token
 
     def _selected(self, context: Any) -> tuple[Any, Any]:
         ctx = np.asarray(context, np.float64)
@@ -155,9 +166,9 @@ class CompressedAttention:
     def decode_bytes_per_token(self, context: Any) -> Any:
         ctx = np.asarray(context, np.float64)
         csa_sel, hca_sel = self._selected(ctx)
-        window = self.num_layers * self._window(ctx) * self.kv_entry_bytes
-        csa = self.csa_layers * (ctx / 4 * self.index_key_bytes + csa_sel * self.kv_entry_bytes)
-        hca = self.hca_layers * hca_sel * self.kv_entry_bytes
+        window = self.num_layers * self._window(ctx) * self.entry_bytes
+        csa = self.csa_layers * (ctx / 4 * self.index_key_bytes + csa_sel * self.entry_bytes)
+        hca = self.hca_layers * hca_sel * self.entry_bytes
         return window + csa + hca
 
     def decode_flops_per_token(self, context: Any) -> Any:
@@ -173,7 +184,7 @@ class CompressedAttention:
         return self.decode_flops_per_token(prompt)
 
     def describe(self) -> str:
-        return (f"CSA/HCA hybrid ({self.csa_layers} CSA ratio-4 layers with top-{self.index_topk} "
+        return (f"CSA/HCA hybrid, KV {self.entry_bytes:g} B/entry ({self.kv_cache_dtype}) ({self.csa_layers} CSA ratio-4 layers with top-{self.index_topk} "
                 f"indexer, {self.hca_layers} HCA ratio-128 layers, {self.window_layers} window-only; "
                 f"{self.window}-token window), approximate")
 

@@ -3,7 +3,9 @@
 For every chip: the point figures with their label (and a range for chips
 modeled by analogy), the ideal bound, and, against a baseline chip, the ratios
 target / baseline with ranges. Press claims appear only under
-:data:`PRESS_HEADING`, never as figures. ``explain`` adds per-op breakdowns, the
+:data:`PRESS_HEADING`, never as figures. Published measurements (vendor or
+third party) appear beside the modeled figures, labelled
+``measured by <who> (conditions)``, never as the console's own. ``explain`` adds per-op breakdowns, the
 calibration residuals and the sensitivity table (what drives each ratio).
 """
 
@@ -12,10 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from console.perf.calibration import residuals
+from console.perf.calibration import Factors, residuals
 from console.perf.datafiles import PerfDataError, data
 from console.perf.deployment import Deployment, Workload
 from console.perf.hardware import Chip
+from console.perf.measured import Published, nearest_published
 from console.perf.prices import Price
 from console.perf.profiles import ModelProfile
 from console.perf.ranges import BackendResult, Ranged, default_resolver, evaluate, point_factors, run
@@ -62,6 +65,7 @@ class Comparison:
     press: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     sensitivity: dict[str, list[SensitivityRow]] = field(default_factory=dict)
     residuals: list[dict[str, Any]] = field(default_factory=list)
+    published: dict[str, Published] = field(default_factory=dict)
 
     def as_dict(self, explain: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -72,10 +76,12 @@ class Comparison:
             "backends": {name: r.as_dict() for name, r in self.results.items()},
             "ratios": {t: {k: v.as_dict() for k, v in rs.items()} for t, rs in self.ratios.items()},
             "press": {"heading": PRESS_HEADING, "claims": self.press},
+            "published": {name: p.as_dict() for name, p in self.published.items()},
         }
         if explain:
             out["explain"] = {
                 "breakdown": {name: r.point.explain() for name, r in self.results.items()},
+                "figures": {name: dict(r.chip.figures) for name, r in self.results.items()},
                 "sensitivity": {t: [row.as_dict() for row in rows] for t, rows in self.sensitivity.items()},
                 "calibration_residuals": self.residuals,
             }
@@ -152,18 +158,25 @@ def pick_baseline(chips: list[Chip], wanted: str | None = None) -> str | None:
 
 def compare(profile: ModelProfile, chips: list[Chip], dep: Deployment, workload: Workload,
             prices: Mapping[str, Price | None] | None = None, *, baseline: str | None = None,
-            explain: bool = False) -> Comparison:
-    """Model ``profile`` on every chip and relate each to the baseline."""
+            explain: bool = False, factors: Mapping[str, Factors] | None = None) -> Comparison:
+    """Model ``profile`` on every chip and relate each to the baseline; beside
+    each chip, the nearest published measurement of the same model on it.
+    ``factors`` replaces the calibration of the chips it names."""
     if not chips:
         raise PerfDataError("nothing to compare: no hardware given")
     prices = prices or {}
     by_name = {c.name: c for c in chips}
     resolver = default_resolver(by_name)
     scenarios = load_scenarios()
-    results = {c.name: evaluate(profile, c, dep, workload, prices.get(c.name),
-                                scenarios=scenarios, resolve_chip=resolver) for c in chips}
+    own = factors or {}
+    results = {c.name: evaluate(profile, c, dep, workload, prices.get(c.name), scenarios=scenarios,
+                                resolve_chip=resolver, factors=own.get(c.name)) for c in chips}
     base_name = pick_baseline(chips, baseline)
     comparison = Comparison(profile, dep, workload, base_name, results)
+    for c in chips:
+        found = nearest_published(c.name, profile.name, workload)
+        if found is not None:
+            comparison.published[c.name] = found
     if base_name is None:
         return comparison
     base = results[base_name]

@@ -1,7 +1,15 @@
 """How the target model is served (:class:`Deployment`) and what is asked of it (:class:`Workload`).
 
 Defaults come from ``data/deployment.toml`` (the reference note's §7 setup:
-PD-disaggregated, EP72 decode with 32 redundant experts, BF16 MLA core).
+PD-disaggregated, EP72 decode with 32 redundant experts, BF16 MLA core, no
+speculative decoding, experts balanced as well as the calibration runs' EPLB).
+
+Parallelism of one decode instance: ``ep`` chips share the routed experts,
+either spread over them (``moe_parallel = "ep"``, all-to-all dispatch/combine)
+or every expert sharded over all of them (``"tp"``, an all-reduce instead);
+attention and the other weights are data-parallel (``tp = 1``: every chip holds
+them and its own sequences) or tensor-parallel over ``tp`` chips (weights split,
+the single latent/MQA KV head replicated, an all-reduce per layer).
 """
 
 from __future__ import annotations
@@ -30,6 +38,19 @@ class Deployment:
     a2a_latency_us: float = 20.0
     hbm_reserve_gb: float = 6.0
     utilization: float = 1.0
+    tp: int = 1
+    moe_parallel: str = "ep"
+    mtp_depth: int = 0
+    mtp_accepted: float = 0.0
+    expert_balance: str = "eplb"
+    forced_balance_imbalance: float = 1.0 / 1.1
+    routed_weights: str | None = None
+    other_weights: str | None = None
+    routed_compute: str | None = None
+    kv_cache_dtype: str | None = None
+    allreduce_link: str = "scale-up"
+    allreduce_efficiency: float = 0.5
+    allreduce_latency_us: float = 10.0
 
     def __post_init__(self) -> None:
         if self.ep < 1:
@@ -39,9 +60,43 @@ class Deployment:
         if not 0 < self.utilization <= 1:
             raise PerfDataError(f"utilization must be in (0, 1] (got {self.utilization})")
         for dtype in (self.attention_dtype, self.prefill_gemm_dtype, self.prefill_attention_dtype,
-                      self.dispatch_dtype,
-                      self.combine_dtype):
-            nbytes(dtype)
+                      self.dispatch_dtype, self.combine_dtype, self.routed_weights, self.other_weights,
+                      self.routed_compute, self.kv_cache_dtype):
+            if dtype is not None:
+                nbytes(dtype)
+        if self.tp < 1:
+            raise PerfDataError(f"tensor parallelism must be >= 1 (got {self.tp})")
+        if self.moe_parallel not in ("ep", "tp"):
+            raise PerfDataError(f"moe_parallel must be 'ep' or 'tp' (got {self.moe_parallel!r})")
+        if self.mtp_depth < 0 or not 0 <= self.mtp_accepted <= self.mtp_depth:
+            raise PerfDataError(f"MTP: need depth >= 0 and 0 <= accepted <= depth "
+                                f"(got depth {self.mtp_depth}, accepted {self.mtp_accepted})")
+        if self.expert_balance not in ("eplb", "forced"):
+            raise PerfDataError(f"expert_balance must be 'eplb' or 'forced' (got {self.expert_balance!r})")
+        if self.allreduce_link not in ("scale-up", "scale-out"):
+            raise PerfDataError(f"allreduce_link must be 'scale-up' or 'scale-out' (got {self.allreduce_link!r})")
+
+    @property
+    def tokens_per_step(self) -> float:
+        """Output tokens one sequence gains per decode step: 1 + accepted drafts (MTP)."""
+        return 1.0 + self.mtp_accepted
+
+    @property
+    def verify_tokens(self) -> int:
+        """Tokens per sequence the main model runs each step: 1 + draft depth."""
+        return 1 + self.mtp_depth
+
+    @property
+    def expert_imbalance(self) -> float:
+        """Hottest chip's routed load / the calibration runs' (EPLB = 1 by definition).
+
+        Forced (perfect) balance is the upper bound a vendor's offline run shows:
+        ``forced_balance_imbalance`` (ASSUMPTION 1/1.1: the calibration's EPLB
+        leaves the hottest chip about 10% above the mean). Only expert-parallel
+        MoE has an imbalance; sharded (TP) experts load every chip alike."""
+        if self.moe_parallel != "ep" or self.ep <= 1 or self.expert_balance == "eplb":
+            return 1.0
+        return self.forced_balance_imbalance
 
     def expert_slots(self, n_routed_experts: int) -> int:
         """Expert slots over the whole instance (routed + redundant)."""

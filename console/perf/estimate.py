@@ -2,9 +2,10 @@
 
 :func:`estimate` picks the per-chip batch (the given concurrency, capped by HBM
 capacity, or the largest batch meeting a TPOT target), runs the decode-step and
-prefill models and prices the result. Colocated (non-PD) serving shares each chip
-between prefill and decode: throughput and TPOT are scaled by the decode share
-of chip time; cost per token is unchanged.
+prefill models and prices the result. Colocated (aggregated, non-PD) serving
+shares each chip between prefill and decode: throughput and TPOT are scaled by
+the decode share of chip time; cost per token is unchanged. With MTP the TPOT is
+the effective one (step / tokens per step), as vendors report it.
 """
 
 from __future__ import annotations
@@ -16,11 +17,17 @@ import numpy as np
 
 from console.perf.calibration import Factors
 from console.perf.datafiles import PerfDataError
-from console.perf.decode import StepBreakdown, decode_step, max_batch, weights_per_chip_bytes
+from console.perf.decode import (
+    StepBreakdown,
+    decode_step,
+    kv_bytes_per_chip_sequence,
+    max_batch,
+    weights_per_chip_bytes,
+)
 from console.perf.deployment import Deployment, Workload
 from console.perf.hardware import Chip
 from console.perf.prefill import describe as describe_prefill
-from console.perf.prefill import prefill_tokens_per_s
+from console.perf.prefill import colocated_share, prefill_tokens_per_s
 from console.perf.prices import Price, usd_per_million
 from console.perf.profiles import ModelProfile
 
@@ -86,10 +93,6 @@ class Estimate:
             "usd_per_m_input": self.usd_per_m_input,
         }
 
-    def reply_seconds(self, output_tokens: int) -> float:
-        """End-to-end time of one reply of ``output_tokens`` tokens."""
-        return self.ttft_s + max(0, output_tokens - 1) * self.tpot_s
-
     def explain(self) -> dict[str, Any]:
         """JSON-ready breakdown: per-op times, bounds, capacity, prefill inputs."""
         return {
@@ -97,7 +100,8 @@ class Estimate:
             "capacity": {
                 "hbm_gb": self.chip.hbm_gb,
                 "weights_gb": weights_per_chip_bytes(self.profile, self.deployment) / 1e9,
-                "kv_mb_per_sequence": float(self.profile.kv_bytes_per_sequence(self.step.context)) / 1e6,
+                "kv_mb_per_sequence": kv_bytes_per_chip_sequence(self.profile, self.deployment,
+                                                                  self.step.context) / 1e6,
                 "reserve_gb": self.deployment.hbm_reserve_gb,
                 "max_batch": self.max_batch,
             },
@@ -126,7 +130,7 @@ def _choose_batch(profile: ModelProfile, chip: Chip, dep: Deployment, workload: 
         return min(workload.concurrency, limit), True
     sweep = decode_step(profile, chip, dep, np.arange(1, limit + 1), workload.decode_context,
                         factors.eta, factors.overlap)
-    ok = np.nonzero(sweep.step <= workload.tpot_ms / 1e3)[0]
+    ok = np.nonzero(sweep.tpot <= workload.tpot_ms / 1e3)[0]
     return (int(ok[-1]) + 1, True) if ok.size else (1, False)
 
 
@@ -142,13 +146,11 @@ def estimate(profile: ModelProfile, chip: Chip, dep: Deployment, workload: Workl
             f"{chip.hbm_gb:g} GB HBM (raise the expert parallelism)")
     batch, met = _choose_batch(profile, chip, dep, workload, factors, limit)
     step = decode_step(profile, chip, dep, batch, context, factors.eta, factors.overlap)
-    step_s = float(step.step[0])
     rate = prefill_tokens_per_s(profile, prefill_chip or chip, dep, workload.prompt_tokens, factors.mfu)
-    tokens_per_s, tpot = batch / step_s, step_s
+    tokens_per_s, tpot = float(step.tokens_per_s[0]), float(step.tpot[0])
     if not dep.pd_disaggregated:
-        decode_time = workload.output_tokens * step_s
-        share = decode_time / (decode_time + batch * workload.prompt_tokens / rate)
-        tokens_per_s, tpot = tokens_per_s * share, step_s / share
+        share = colocated_share(workload.output_tokens, tpot, batch, workload.prompt_tokens, rate)
+        tokens_per_s, tpot = tokens_per_s * share, tpot / share
         met = met and (workload.tpot_ms is None or tpot <= workload.tpot_ms / 1e3)
     return Estimate(chip, profile, factors, dep, workload, batch, limit, step, tokens_per_s, tpot,
                     rate, ttft_floor(workload.prompt_tokens / rate, profile, chip, dep, factors), price, met)

@@ -2,8 +2,9 @@
 
 A :class:`Chip` is plain numbers (the host converts a plugin's ``HardwareSpec``
 into one; ``console.perf`` never imports the plugin API). ``figures`` keeps, for
-display, each input's kind (spec / announced / derived / assumption / measured)
-and source.
+display, every declared figure as a plain record ``{"value", "unit", "tag",
+"source", "note", "date"}`` (the fields of ``console.api.Figure``, the one figure
+class; tags spec / announced / derived / assumption / market / measured).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from console.perf.datafiles import PerfDataError, data, require, table
-from console.perf.prices import Price
 
 
 @dataclass(frozen=True)
@@ -33,16 +33,9 @@ class A2A:
                                    name=f"{self.name} x{factor:g}")
 
 
-@dataclass(frozen=True)
-class Figure:
-    """Provenance of one chip input, for display."""
-
-    value: float
-    unit: str
-    kind: str
-    source: str = ""
-    note: str = ""
-    date: str = ""
+def figure(value: float, unit: str, tag: str, source: str = "", note: str = "", date: str = "") -> dict[str, Any]:
+    """One declared figure as the plain record :attr:`Chip.figures` holds."""
+    return {"value": float(value), "unit": unit, "tag": tag, "source": source, "note": note, "date": date}
 
 
 @dataclass(frozen=True)
@@ -64,7 +57,14 @@ class Chip:
     price_source: str = ""
     price_kind: str = ""
     calibration: str | None = None
-    figures: Mapping[str, Figure] = field(default_factory=dict)
+    figures: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    scale_up_gbps: float | None = None
+    scale_out_gbps: float | None = None
+
+    @property
+    def a2a_assumed(self) -> bool:
+        """Whether the all-to-all figure is an assumption rather than a measurement."""
+        return self.a2a.kind == "assumption"
 
     def __post_init__(self) -> None:
         if not self.peak_tflops or any(v <= 0 for v in self.peak_tflops.values()):
@@ -73,12 +73,6 @@ class Chip:
             raise PerfDataError(f"chip {self.name!r}: HBM size and bandwidth must be positive")
         if self.a2a.dispatch_gbps <= 0 or self.a2a.combine_gbps <= 0:
             raise PerfDataError(f"chip {self.name!r}: all-to-all bandwidth must be positive")
-
-    def own_price(self) -> Price | None:
-        """The price that came with the chip (plugin or ``prices.toml``), if any."""
-        if self.price_usd_per_hour is None:
-            return None
-        return Price(self.price_usd_per_hour, self.price_date, self.price_source, self.price_kind, "plugin")
 
     def with_peaks(self, peaks: Mapping[str, float]) -> Chip:
         """A copy whose peaks for the dtypes in ``peaks`` are replaced."""
@@ -109,13 +103,16 @@ def reference_chip(name: str) -> Chip:
     kind, source = entry.get("kind", "spec"), entry.get("source", "")
     a2a = a2a_record(require(entry, "a2a", where))
     figures: dict[str, Any] = {
-        f"peak_{dtype}": Figure(float(v), "TFLOPS", kind, source)
+        f"peak_{dtype}": figure(v, "TOPS" if dtype.startswith("int") else "TFLOPS", kind, source)
         for dtype, v in require(entry, "peak_tflops", where).items()
     }
-    figures["hbm_gb"] = Figure(float(entry["hbm_gb"]), "GB", kind, source)
-    figures["hbm_tbps"] = Figure(float(entry["hbm_tbps"]), "TB/s", kind, source)
-    figures["a2a_dispatch_gbps"] = Figure(a2a.dispatch_gbps, "GB/s", a2a.kind, a2a.source)
-    figures["a2a_combine_gbps"] = Figure(a2a.combine_gbps, "GB/s", a2a.kind, a2a.source)
+    figures["hbm_gb"] = figure(entry["hbm_gb"], "GB", kind, source)
+    figures["hbm_tbps"] = figure(entry["hbm_tbps"], "TB/s", kind, source)
+    for key in ("scale_up_gbps", "scale_out_gbps"):
+        if key in entry:
+            figures[key] = figure(entry[key], "GB/s", kind, source)
+    figures["a2a_dispatch_gbps"] = figure(a2a.dispatch_gbps, "GB/s", a2a.kind, a2a.source)
+    figures["a2a_combine_gbps"] = figure(a2a.combine_gbps, "GB/s", a2a.kind, a2a.source)
     return Chip(
         name=name,
         display_name=entry.get("display_name", name),
@@ -129,4 +126,6 @@ def reference_chip(name: str) -> Chip:
         price_kind=price.get("kind", ""),
         calibration=entry.get("calibration"),
         figures=figures,
+        scale_up_gbps=float(entry["scale_up_gbps"]) if "scale_up_gbps" in entry else None,
+        scale_out_gbps=float(entry["scale_out_gbps"]) if "scale_out_gbps" in entry else None,
     )

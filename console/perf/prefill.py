@@ -30,6 +30,14 @@ def prefill_tokens_per_s(profile: ModelProfile, chip: Chip, dep: Deployment, pro
     return mfu / seconds_per_token_at_peak(profile, chip, dep, prompt)
 
 
+def colocated_share(output_tokens: float, tpot_s: float, batch: float, prompt_tokens: float,
+                    prefill_tokens_per_s: float) -> float:
+    """Share of chip time spent decoding when prefill runs on the same chips:
+    each of the ``batch`` sequences decodes ``output_tokens`` and was prefilled once."""
+    decode_time = output_tokens * tpot_s
+    return decode_time / (decode_time + batch * prompt_tokens / prefill_tokens_per_s)
+
+
 def ttft_seconds(profile: ModelProfile, chip: Chip, dep: Deployment, prompt: float, mfu: float) -> float:
     return prompt / prefill_tokens_per_s(profile, chip, dep, prompt, mfu)
 

@@ -14,6 +14,7 @@ FLOPs the decode and prefill models need. Conventions:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 from typing import Any, Union
@@ -123,6 +124,19 @@ class ModelProfile:
 
     def prefill_attention_flops_per_token(self, prompt: Any) -> Any:
         return self.attention.prefill_flops_per_token(prompt)
+
+    def served_as(self, routed: str | None = None, other: str | None = None,
+                  kv_cache: str | None = None) -> ModelProfile:
+        """This profile with the weights or the KV cache stored in other formats
+        (``None`` keeps the checkpoint's): e.g. NVFP4 experts on Blackwell, INT8
+        weights on 910C (W8A8), an FP8 latent cache (FlashMLA-FP8)."""
+        if routed is None and other is None and kv_cache is None:
+            return self
+        attention = self.attention
+        if kv_cache is not None:
+            attention = dataclasses.replace(attention, kv_cache_dtype=kv_cache)
+        return dataclasses.replace(self, routed_dtype=routed or self.routed_dtype,
+                                   other_dtype=other or self.other_dtype, attention=attention)
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready description: counts against the reported figures."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from console.perf.calibration import IDEAL, Factors, calibration
+from console.perf.calibration import IDEAL, Factors, calibration, model_calibration
 from console.perf.deployment import Deployment, Workload
 from console.perf.estimate import METRICS, Estimate, estimate
 from console.perf.hardware import Chip, reference_chip
@@ -84,16 +84,32 @@ class BackendResult:
         }
 
 
-def point_factors(chip: Chip) -> Factors:
-    """The chip's own calibration, or the analogy calibration."""
-    return calibration(chip.calibration or ANALOGY_CALIBRATION)
+def point_factors(chip: Chip, model: str | None = None) -> Factors:
+    """The chip's own calibration, else one measured on it for ``model``, else the analogy one."""
+    if chip.calibration:
+        return calibration(chip.calibration)
+    measured = model_calibration(chip.name, model) if model else None
+    return calibration(measured or ANALOGY_CALIBRATION)
 
 
-def label_for(chip: Chip, factors: Factors, n_scenarios: int) -> str:
-    if chip.calibration is not None:
-        return factors.label
-    return (f"modeled (calibrated by analogy to {factors.run}, eta={factors.eta:.2f}, "
-            f"overlap={factors.overlap:.2f}; range over {n_scenarios} sensitivities)")
+#: Scenario overrides a measured calibration for the model makes moot (eta is measured).
+_MEASURED_MOOTS = {"eta", "eta_scale"}
+
+
+def label_for(chip: Chip, factors: Factors, n_scenarios: int, own: bool = False, measured: bool = False) -> str:
+    """The label of a chip's modeled figures (``own``: factors given for this chip;
+    ``measured``: a calibration measured on the chip for this model)."""
+    if chip.calibration is not None or own:
+        label = factors.label
+    elif measured:
+        label = (f"modeled (calibrated to {factors.run} on this chip for this model, eta={factors.eta:.2f}, "
+                 f"overlap={factors.overlap:.2f}; range over {n_scenarios} sensitivities)")
+    else:
+        label = (f"modeled (calibrated by analogy to {factors.run}, eta={factors.eta:.2f}, "
+                 f"overlap={factors.overlap:.2f}; range over {n_scenarios} sensitivities)")
+    if chip.a2a_assumed:
+        label += "; all-to-all assumed, not measured"
+    return label
 
 
 def default_resolver(chips: dict[str, Chip]) -> Callable[[str], Chip]:
@@ -107,13 +123,20 @@ def run(profile: ModelProfile, inputs: Inputs, price: Price | None) -> Estimate:
 
 def evaluate(profile: ModelProfile, chip: Chip, dep: Deployment, workload: Workload,
              price: Price | None = None, *, scenarios: list[Scenario] | None = None,
-             resolve_chip: Callable[[str], Chip] | None = None) -> BackendResult:
-    """Point, ideal bound and scenario estimates of ``profile`` on ``chip``."""
-    factors = point_factors(chip)
+             resolve_chip: Callable[[str], Chip] | None = None, factors: Factors | None = None) -> BackendResult:
+    """Point, ideal bound and scenario estimates of ``profile`` on ``chip``.
+
+    ``factors`` replaces the chip's calibration (the figures are then points,
+    calibrated to the run those factors were fitted to)."""
+    own = factors is not None
+    measured = not own and chip.calibration is None and model_calibration(chip.name, profile.name) is not None
+    factors = factors or point_factors(chip, profile.name)
     base = Inputs(chip, dep, workload, factors)
     resolve_chip = resolve_chip or default_resolver({chip.name: chip})
-    chosen = [s for s in (scenarios if scenarios is not None else load_scenarios())
-              if s.in_range and s.applies(chip) and s.touches("target")]
+    chosen = [] if own else [s for s in (scenarios if scenarios is not None else load_scenarios())
+                             if s.in_range and s.applies(chip) and s.touches("target")
+                             and not (measured and _MEASURED_MOOTS & set(s.overrides))]
     results = {s.id: run(profile, s.apply(base, resolve_chip), price) for s in chosen}
     ideal = run(profile, Inputs(chip, dep, workload, IDEAL), price)
-    return BackendResult(run(profile, base, price), ideal, results, label_for(chip, factors, len(results)))
+    return BackendResult(run(profile, base, price), ideal, results,
+                         label_for(chip, factors, len(results), own, measured))

@@ -83,6 +83,19 @@ def figure_table(c: Comparison) -> tuple[list[str], list[list[str]], list[str]]:
     for metric, title, fmt in _IDEAL_ROWS:
         rows.append([f"ideal {ideal}: {title}", *(fmt.format(c.results[n].ideal.metrics()[metric]) for n in names)])
     notes = [f"[{i}] {label}" for i, label in enumerate([*labels, IDEAL_LABEL], start=1)]
+    if c.published:
+        marks = {}
+        cells = []
+        for n in names:
+            p = c.published.get(n)
+            if p is None:
+                cells.append("none published")
+                continue
+            mark = marks.setdefault(p.record.id, f"[m{len(marks) + 1}]")
+            cells.append(f"{p.cell()} {mark}")
+        rows.append(["published (not ours)", *cells])
+        notes += [f"{mark} {c.published[n].note()}" for rid, mark in marks.items()
+                  for n in names if n in c.published and c.published[n].record.id == rid][:len(marks)]
     return columns, rows, notes
 
 
@@ -127,8 +140,9 @@ def explain_lines(c: Comparison) -> list[str]:
         lines.append(f"  prefill: {pre['gemm_gflop_per_token']:.1f} GFLOP GEMM ({pre['gemm_dtype']}) + "
                      f"{pre['attention_gflop_per_token']:.1f} GFLOP attention ({pre['attention_dtype']}) per token,"
                      f" MFU {e['factors']['mfu']:.3f}")
-        chip_figs = ", ".join(f"{k} {f.value:g} {f.unit} ({f.kind})" for k, f in result.chip.figures.items())
-        lines.append(f"  inputs: {chip_figs}")
+        lines.append("  declared figures:")
+        for key, f in result.chip.figures.items():
+            lines.append(f"    {key:<20} {f['value']:>9g} {f['unit']:<6} {f['tag']:<10} {f['source']}")
     if c.residuals:
         lines.append("calibration (measured runs vs this model):")
         for r in c.residuals:
@@ -144,6 +158,24 @@ def explain_lines(c: Comparison) -> list[str]:
             mark = "*" if row.in_range and row.id != "baseline" else " "
             lines.append(f" {mark}{row.id:<26} {cells[0]:>8} {cells[1]:>6} {cells[2]:>6} {cells[3]:>8}  {row.text}")
     return lines
+
+
+def render_wrapped(columns: list[str], rows: list[list[str]], width: int = 120) -> str:
+    """:func:`render`, split into blocks of columns (each repeating the first) so
+    that no line is wider than ``width``, whatever the number of columns."""
+    first = max(len(r[0]) for r in [columns, *rows])
+    blocks, current, used = [], [], first
+    for i in range(1, len(columns)):
+        w = max(len(r[i]) for r in [columns, *rows])
+        if current and used + 2 + w > width:
+            blocks.append(current)
+            current, used = [], first
+        current.append(i)
+        used += 2 + w
+    blocks.append(current)
+    out = [render([columns[0], *(columns[i] for i in b)], [[r[0], *(r[i] for i in b)] for r in rows])
+           for b in blocks if b]
+    return "\n\n".join(out)
 
 
 def render(columns: list[str], rows: list[list[str]]) -> str:

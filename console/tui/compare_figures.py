@@ -2,7 +2,7 @@
 
 :func:`figure_rows` turns one ``CompareResult`` into ``(name, value)`` rows;
 :func:`workload_table` builds the modeled workload table of the chosen
-backends' hardware with ``console.cli.compare.build_comparison`` (the code of
+backends' hardware with ``console.perf.selection.build_comparison`` (the code of
 ``moe-console compare``, without its argument parsing).
 """
 
@@ -48,7 +48,7 @@ def workload_table(host, names: list[str], workload: dict[str, int] | None = Non
     ``names``, followed by the ratios to the baseline. ``note`` (markup) is the
     workload headline and the table's footnotes (the labels of its figures), or
     one line saying why there is no table."""
-    from console.cli.compare import build_comparison, modeled_hardware
+    from console.perf.selection import build_comparison, modeled_hardware
 
     try:
         chosen = [n for n in names if n in modeled_hardware(host)]

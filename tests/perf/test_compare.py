@@ -74,7 +74,7 @@ def test_json_view_is_serializable_and_complete(at128):
 
 def test_explain_names_the_bounds(at128):
     text = "\n".join(explain_lines(at128))
-    assert "all-to-all" in text and "attention core" in text and "deepseek-h800-production" in text
+    assert "all-to-all" in text and "attention core" in text and "sglang-96xh100-decode-tbo" in text
 
 
 def test_ratios_at_small_and_large_batch(v3, dep, h100, a950):

@@ -112,8 +112,7 @@ def test_a_third_party_chip_is_modeled_by_analogy(v3, dep):
 
 
 def test_build_comparison_from_a_plugin_host():
-    from console.cli import UserError
-    from console.cli.compare import build_comparison
+    from console.perf.selection import build_comparison
     from console.plugins import PluginHost
 
     host = PluginHost.discover(allow=["h100", "ascend950", "local"])
@@ -124,5 +123,5 @@ def test_build_comparison_from_a_plugin_host():
     assert c.results["h100"].figure("tokens_per_s_per_chip").value == pytest.approx(2369, abs=2)
     assert "ascend950" in c.ratios and c.press["ascend950"]
     assert list(build_comparison(host, [], workload, user_prices={}).results) == ["h100", "ascend950", "ascend950pr"]
-    with pytest.raises(UserError, match="not a modeled hardware backend: local"):
+    with pytest.raises(perf.PerfDataError, match="not a modeled hardware backend: local"):
         build_comparison(host, ["local", "h100"], workload)
