@@ -32,6 +32,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                              "(default 256)")
     parser.add_argument("--no-prefix-cache", action="store_true",
                         help="do not reuse the cached keys of earlier prompts with the same prefix")
+    parser.add_argument("--blas-threads", type=int, default=1, metavar="N",
+                        help="OpenBLAS threads of the engine (default 1: the HTTP event loop needs a core)")
     parser.add_argument("--max-body-bytes", type=int, default=4 * 2**20, metavar="N",
                         help="largest request body accepted; larger get 413 (default 4 MiB)")
     parser.set_defaults(run=run)
@@ -42,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
 
     for flag, value, low in (("--port", args.port, 0), ("--max-concurrency", args.max_concurrency, 0),
                              ("--max-batch", args.max_batch, 1), ("--max-num-batched-tokens",
-                             args.max_num_batched_tokens, 1), ("--max-body-bytes", args.max_body_bytes, 1)):
+                             args.max_num_batched_tokens, 1), ("--max-body-bytes", args.max_body_bytes, 1),
+                             ("--blas-threads", args.blas_threads, 1)):
         if value < low:
             raise UserError(f"{flag} must be at least {low}, got {value}")
     if args.port > 65535:
@@ -64,5 +67,5 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     bridge = EngineBridge(args.model, max_batch=args.max_batch, max_waiting=args.max_concurrency,
                           max_num_batched_tokens=args.max_num_batched_tokens,
-                          prefix_cache=not args.no_prefix_cache)
+                          prefix_cache=not args.no_prefix_cache, blas_threads=args.blas_threads)
     return serve(bridge, sock, api_key=api_key, max_body_bytes=args.max_body_bytes)

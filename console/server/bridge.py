@@ -41,11 +41,13 @@ def served_name(path: str | None) -> str:
 
 class EngineBridge:
     def __init__(self, model_path: str | None = None, *, max_batch: int = 32, max_waiting: int = 64,
-                 max_num_batched_tokens: int = 256, prefix_cache: bool = True) -> None:
+                 max_num_batched_tokens: int = 256, prefix_cache: bool = True,
+                 blas_threads: int | None = 1) -> None:
         self.model_path = model_path
         self.name = served_name(model_path)
         self.max_batch, self.max_waiting = max(1, max_batch), max(0, max_waiting)
         self.max_num_batched_tokens, self.prefix_cache = max_num_batched_tokens, prefix_cache
+        self.blas_threads = blas_threads
         self.model = None
         self.loop: GenerationLoop | None = None
         self.facts: ModelFacts | None = None
@@ -60,7 +62,13 @@ class EngineBridge:
     # ----- life cycle ------------------------------------------------------------------------
     def load(self) -> None:
         """Load the model and start the loop (blocking). A bad checkpoint sets ``load_error``
-        (one line) and raises EngineError."""
+        (one line) and raises EngineError. ``blas_threads`` (default 1) is applied to OpenBLAS
+        first: the event loop needs a core of its own, and spinning BLAS workers on a busy
+        machine make the engine's small products several times slower (see ``engine.blas``)."""
+        if self.blas_threads is not None:
+            from console.engine import blas
+
+            blas.set_threads(self.blas_threads)
         try:
             model = load_model(self.model_path)
             model.prepare()

@@ -27,6 +27,11 @@ from .app import create_app
 from .bridge import EngineBridge
 from .guard import DEFAULT_MAX_BODY_BYTES
 
+#: The GIL switch interval of the server process. The engine thread runs many short numpy
+#: calls while holding the GIL; with Python's default 5 ms the event loop waits up to that long
+#: to send each token (measured on the built-in model, one stream: 0.18 of the engine's batch-1
+#: rate at 5 ms, 0.41 at 0.5 ms, same run conditions).
+SWITCH_INTERVAL_S = 0.0005
 #: Seconds the server waits for in-flight responses after a signal before cancelling them.
 GRACEFUL_SHUTDOWN_S = 10
 
@@ -112,6 +117,7 @@ def serve(bridge: EngineBridge, sock: socket.socket, *, api_key: str | None = No
     def announce() -> None:
         print(f"serving {bridge.name} on {url}", file=out, flush=True)
 
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     server = _Server(config, bridge, announce)
     server.run(sockets=[sock])
     return 2 if server.failed else 0
