@@ -42,22 +42,30 @@ class GQAAttention:
 
     def prefill(self, h: np.ndarray, tables: tuple, segments: list[tuple[int, int]],
                 caches: list | None) -> np.ndarray:
+        """Causal attention over each segment (start row, length) of ``h``; fills caches. A
+        segment whose cache holds ``o = cache.length`` tokens continues after them (its
+        queries also attend to the cached keys and values)."""
         N, nkv, g, hd = h.shape[0], self.nkv, self.group, self.hd
         q, k, v = self._qkv(h, tables)
         out = np.empty((N, self.nh, hd), np.float32)
         for seg, (s, T) in enumerate(segments):
+            o = 0 if caches is None else caches[seg].length
             if caches is not None:
-                caches[seg].write(self.layer, 0, k[s:s + T], v[s:s + T])
+                caches[seg].write(self.layer, o, k[s:s + T], v[s:s + T])
             qs = q[s:s + T].reshape(T, nkv, g, hd).transpose(1, 2, 0, 3)     # (kv, g, T, hd)
-            ks = k[s:s + T].transpose(1, 2, 0)[:, None]                       # (kv, 1, hd, T)
-            vs = v[s:s + T].transpose(1, 0, 2)[:, None]                       # (kv, 1, T, hd)
+            if o:                                                             # cached prefix + segment
+                held = caches[seg].data[self.layer, :, :, :o + T]             # (2, kv, o+T, hd)
+                ks, vs = held[0].transpose(0, 2, 1)[:, None], held[1][:, None]
+            else:
+                ks = k[s:s + T].transpose(1, 2, 0)[:, None]                   # (kv, 1, hd, T)
+                vs = v[s:s + T].transpose(1, 0, 2)[:, None]                   # (kv, 1, T, hd)
             for b0 in range(0, T, QUERY_BLOCK):
                 b1 = min(T, b0 + QUERY_BLOCK)
-                scores = np.matmul(qs[:, :, b0:b1], ks[..., :b1])
-                scores += causal_mask(b0, b1 - b0, b1, self.window)
+                scores = np.matmul(qs[:, :, b0:b1], ks[..., :o + b1])
+                scores += causal_mask(o + b0, b1 - b0, o + b1, self.window)
                 softmax_inplace(scores)
-                o = np.matmul(scores, vs[:, :, :b1])                          # (kv, g, q, hd)
-                out[s + b0:s + b1] = o.transpose(2, 0, 1, 3).reshape(b1 - b0, self.nh, hd)
+                o_blk = np.matmul(scores, vs[:, :, :o + b1])                 # (kv, g, q, hd)
+                out[s + b0:s + b1] = o_blk.transpose(2, 0, 1, 3).reshape(b1 - b0, self.nh, hd)
         return lin(out.reshape(N, self.nh * hd), self.w_o)
 
     def decode(self, h: np.ndarray, tables: tuple, positions: np.ndarray, caches: list) -> np.ndarray:

@@ -148,7 +148,11 @@ class MLAAttention:
 
     def prefill(self, h: np.ndarray, tables: tuple, segments: list[tuple[int, int]],
                 caches: list | None) -> np.ndarray:
-        """Causal attention over each segment (start row, length) of ``h`` (N, H); fills caches."""
+        """Causal attention over each segment (start row, length) of ``h`` (N, H); fills caches.
+
+        A segment whose cache already holds ``o = cache.length`` tokens continues after them:
+        its rows are written at ``o`` and its queries also attend to the cached prefix, whose
+        keys and values are expanded from the stored latents (what a whole prefill computes)."""
         nh, dn, dr, dv, dc = self.nh, self.dn, self.dr, self.dv, self.dc
         N = h.shape[0]
         a = lin(h, self.w_in)
@@ -162,20 +166,26 @@ class MLAAttention:
         kv = lin(rows[:, :dc], self.w_kvb).reshape(N, nh, dn + dv)
         out = np.empty((N, nh, dv), np.float32)
         for seg, (s, T) in enumerate(segments):
+            o = 0 if caches is None else caches[seg].length
+            seg_rows, seg_kv = rows[s:s + T], kv[s:s + T]
             if caches is not None:
-                caches[seg].write(self.layer, 0, rows[s:s + T])
+                caches[seg].write(self.layer, o, seg_rows)
+            if o:                                   # continue after the cached prefix
+                seg_rows = caches[seg].data[self.layer, :o + T]
+                prefix_kv = lin(seg_rows[:o, :dc], self.w_kvb).reshape(o, nh, dn + dv)
+                seg_kv = np.concatenate([prefix_kv, seg_kv])
             qn = q[s:s + T, :, :dn].transpose(1, 0, 2)
             qp = q_pe[s:s + T].transpose(1, 0, 2)
-            kn = kv[s:s + T, :, :dn].transpose(1, 2, 0)
-            kp = rows[s:s + T, dc:].T
-            v = kv[s:s + T, :, dn:].transpose(1, 0, 2)
+            kn = seg_kv[:, :, :dn].transpose(1, 2, 0)
+            kp = seg_rows[:, dc:].T
+            v = seg_kv[:, :, dn:].transpose(1, 0, 2)
             for b0 in range(0, T, QUERY_BLOCK):
                 b1 = min(T, b0 + QUERY_BLOCK)
-                scores = np.matmul(qn[:, b0:b1], kn[:, :, :b1])
-                scores += np.matmul(qp[:, b0:b1], kp[:, :b1])
-                scores += causal_mask(b0, b1 - b0, b1)
+                scores = np.matmul(qn[:, b0:b1], kn[:, :, :o + b1])
+                scores += np.matmul(qp[:, b0:b1], kp[:, :o + b1])
+                scores += causal_mask(o + b0, b1 - b0, o + b1)
                 softmax_inplace(scores)
-                out[s + b0:s + b1] = np.matmul(scores, v[:, :b1]).transpose(1, 0, 2)
+                out[s + b0:s + b1] = np.matmul(scores, v[:, :o + b1]).transpose(1, 0, 2)
         return lin(out.reshape(N, nh * dv), self.w_o)
 
     def decode(self, h: np.ndarray, tables: tuple, positions: np.ndarray, caches: list) -> np.ndarray:

@@ -3,7 +3,12 @@
 :class:`LatentCache` (MLA): one row per token and layer, ``[c_KV (kv_lora_rank) | k_pe
 (qk_rope_head_dim)]`` -- the latent is stored after ``kv_a_layernorm``, the rope key after rotation.
 :class:`KVCache` (GQA): keys and values per KV head. A decode step calls ``reserve(length + 1)``,
-then each layer ``append``s its row at index ``length``, then ``advance(1)``.
+then each layer ``append``s its row at index ``length``, then ``advance(1)``. A prefill writes
+its rows from index ``length`` on (continuing whatever the cache holds).
+
+``fork(n)`` returns a new cache holding a copy of the first ``n`` tokens (prefix reuse: the
+copy is continued by another sequence while the original stays intact); ``nbytes_held()`` is
+the memory the cache occupies (its capacity), ``nbytes_used()`` what its tokens need.
 """
 
 from __future__ import annotations
@@ -44,6 +49,18 @@ class LatentCache:
     def nbytes_used(self) -> int:
         return self.length * self.data.shape[0] * self.data.shape[2] * 4
 
+    def nbytes_held(self) -> int:
+        return self.data.nbytes
+
+    def fork(self, n: int) -> "LatentCache":
+        """A new cache holding a copy of the first ``n`` tokens (0 <= n <= length)."""
+        n = _fork_length(n, self.length)
+        L, _, width = self.data.shape
+        twin = LatentCache(L, width, capacity=max(n + 1, 64))
+        twin.data[:, :n] = self.data[:, :n]
+        twin.length = n
+        return twin
+
 
 class KVCache:
     def __init__(self, layers: int, kv_heads: int, head_dim: int, capacity: int = 64) -> None:
@@ -83,3 +100,22 @@ class KVCache:
     def nbytes_used(self) -> int:
         L, _, kv, _, hd = self.data.shape
         return self.length * L * 2 * kv * hd * 4
+
+    def nbytes_held(self) -> int:
+        return self.data.nbytes
+
+    def fork(self, n: int) -> "KVCache":
+        """A new cache holding a copy of the first ``n`` tokens (0 <= n <= length)."""
+        n = _fork_length(n, self.length)
+        L, _, kv, _, hd = self.data.shape
+        twin = KVCache(L, kv, hd, capacity=max(n + 1, 64))
+        twin.data[:, :, :, :n] = self.data[:, :, :, :n]
+        twin.length = n
+        return twin
+
+
+def _fork_length(n: int, length: int) -> int:
+    n = int(n)
+    if not 0 <= n <= length:
+        raise ValueError(f"fork({n}) of a cache holding {length} tokens")
+    return n

@@ -75,7 +75,10 @@ class MoE:
         self.gate_up, self.down = _load_experts(cfg, ckpt, layer, specs)
 
     def decode_arrays(self, batch: int = 1) -> list[np.ndarray]:
-        """Arrays read per decode step; routed experts counted as the expected number touched."""
+        """The arrays one decode step reads besides the routed experts, whatever ``batch``: the
+        router matrix (fused with the shared expert's gate/up rows) and the shared expert's
+        down projection. Routed experts are not included: callers add ``expert_nbytes()``
+        per expert touched (``expected_experts(batch)``, or the distinct ids routed)."""
         arrays = [self.w_in] + ([self.w_shared_down] if self.w_shared_down is not None else [])
         return arrays
 

@@ -1,110 +1,98 @@
-"""The batching generation loop: one thread steps every active sequence together.
+"""Continuous batching: one thread steps every running sequence of one model together.
 
-Each iteration (1) drops cancelled requests, (2) prefills the newly submitted prompts in one
-pass, (3) decodes one token for every other active sequence in ONE batched ``Model.decode``
-call, and hands each request its :class:`Step`s through its :class:`Handle`. The same loop
-serves the TUI, the CLI and the HTTP server.
+Each iteration of the loop thread
+1. ends cancelled requests (waiting or running): their sequences are freed in this step;
+2. admits waiting requests while fewer than ``max_batch`` run, looking each prompt up in the
+   prefix cache (:mod:`~console.engine.prefix_cache`): a stored prefix is forked and only the
+   rest of the prompt is prefilled;
+3. decodes one token for every running sequence whose prompt is in its cache, in ONE batched
+   ``Model.decode`` call;
+4. prefills prompt chunks in ONE batched ``Model.prefill`` call under the step's token budget
+   (``max_num_batched_tokens`` less one token per decoding sequence, as vLLM counts): a long
+   prompt is prefilled across several steps, so decoding streams keep receiving tokens while
+   it goes in; a sequence whose last chunk went in samples its first token and decodes from
+   the next step on;
+5. hands every request its Steps through its :class:`~console.engine.handle.Handle`; a
+   finished sequence leaves the batch and its cache goes to the prefix cache.
+
+The same loop serves the TUI's ``local`` backend (through ``console.engine.aio``), the
+command line (``moe-console bench --engine``) and the HTTP server (``moe-console serve``).
+:attr:`GenerationLoop.stats` is read by the server's metrics from any thread.
 """
 
 from __future__ import annotations
 
-import asyncio
-import queue
 import threading
-from typing import AsyncIterator, Iterator
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
 
 from .errors import EngineError
-from .generation import SequenceState, Step
-from .model import Model
+from .generation import SequenceState
+from .handle import Handle
+from .prefix_cache import DEFAULT_PREFIX_CACHE_BYTES, PrefixCache
 from .sampling import SamplingParams
 
-_END = object()
+__all__ = ["GenerationLoop", "Handle", "LoopStats"]
+
+#: Default token budget of one step (decode tokens + prefill chunk tokens).
+DEFAULT_MAX_NUM_BATCHED_TOKENS = 256
 
 
-class Handle:
-    """One submitted request. Iterate (blocking, or ``async for``) to receive its Steps.
+@dataclass
+class LoopStats:
+    """Live figures of a loop (plain numbers; read them from any thread).
 
-    ``cancel()`` asks the loop to stop it before its next step; ``finish_reason`` is ``"stop"``,
-    ``"length"`` or ``"cancelled"`` once the iteration has ended. If the engine failed on this
-    request, iterating raises that error after the Steps already produced.
-    """
+    ``expert_tokens[i][e]``: routed assignments of decoded tokens by MoE layer ``moe_layers[i]``
+    to expert ``e`` so far (decode steps; prefill routing is not returned per token)."""
 
-    def __init__(self) -> None:
-        self._queue: queue.Queue = queue.Queue()
-        self._cancel = threading.Event()
-        self._done = threading.Event()
-        self.finish_reason: str | None = None
-        self.error: BaseException | None = None
-
-    def cancel(self) -> None:
-        self._cancel.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancel.is_set()
-
-    @property
-    def done(self) -> bool:
-        return self._done.is_set()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Block until the request has finished; returns False on timeout."""
-        return self._done.wait(timeout)
-
-    def _emit(self, step: Step) -> None:
-        self._queue.put(step)
-
-    def _finish(self, reason: str | None, error: BaseException | None = None) -> None:
-        if self._done.is_set():
-            return
-        self.finish_reason, self.error = reason, error
-        self._done.set()
-        self._queue.put(_END)
-
-    def _next(self):
-        item = self._queue.get()
-        if item is _END:
-            self._queue.put(_END)       # keep later iterations finished too
-        return item
-
-    def __iter__(self) -> Iterator[Step]:
-        while True:
-            item = self._next()
-            if item is _END:
-                if self.error is not None:
-                    raise self.error
-                return
-            yield item
-
-    async def __aiter__(self) -> AsyncIterator[Step]:
-        loop = asyncio.get_running_loop()
-        while True:
-            item = await loop.run_in_executor(None, self._next)
-            if item is _END:
-                if self.error is not None:
-                    raise self.error
-                return
-            yield item
+    running: int = 0
+    waiting: int = 0
+    running_tokens: int = 0            # tokens held by the running sequences' caches
+    steps: int = 0
+    decode_steps: int = 0
+    last_decode_batch: int = 0
+    last_decode_s: float = 0.0
+    prompt_tokens_prefilled: int = 0
+    expert_tokens: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int64))
 
 
 class GenerationLoop:
-    """Serve many requests on one model from one background thread (started on creation)."""
+    """Serve many requests on one model from one background thread (started on creation).
 
-    def __init__(self, model: Model, max_batch: int = 32) -> None:
+    ``max_batch``: sequences running at once (the rest wait); ``max_num_batched_tokens``: the
+    token budget of one step; ``prefix_cache``: reuse cached prefixes (bounded by
+    ``prefix_cache_bytes``; only for models whose caches have ``fork``)."""
+
+    def __init__(self, model: Any, max_batch: int = 32, *,
+                 max_num_batched_tokens: int = DEFAULT_MAX_NUM_BATCHED_TOKENS,
+                 prefix_cache: bool = True, prefix_cache_bytes: int = DEFAULT_PREFIX_CACHE_BYTES) -> None:
         self.model = model
         self.max_batch = max(1, int(max_batch))
-        self._pending: list[tuple[SequenceState, Handle]] = []
+        self.max_num_batched_tokens = max(1, int(max_num_batched_tokens))
+        self.prefix_cache = PrefixCache(prefix_cache_bytes) if prefix_cache else None
+        self._pending: deque[tuple[SequenceState, Handle]] = deque()
         self._cond = threading.Condition()
         self._closed = False
-        self.steps = 0            # batched iterations run (for tests and metrics)
+        moe_layers = tuple(getattr(model, "moe_layers", ()))
+        experts = int(getattr(model.config, "n_routed_experts", 0) or 0)
+        self.stats = LoopStats(expert_tokens=np.zeros((len(moe_layers), experts), np.int64))
         self._thread = threading.Thread(target=self._run, name="engine-generation-loop", daemon=True)
         self._thread.start()
 
+    @property
+    def steps(self) -> int:
+        """Batched iterations run so far."""
+        return self.stats.steps
+
     def submit(self, token_ids, max_new_tokens: int, sampling: SamplingParams | None = None,
-               routing: bool = False) -> Handle:
+               routing: bool = False, *, min_new_tokens: int = 0) -> Handle:
         """Queue a request; bad arguments raise EngineError here, in the caller's thread."""
-        state = SequenceState(self.model, token_ids, max_new_tokens, sampling, routing)
-        handle = Handle()
+        state = SequenceState(self.model, token_ids, max_new_tokens, sampling, routing, min_new_tokens)
+        handle = Handle(prompt_tokens=len(state.prompt))
         with self._cond:
             if self._closed:
                 raise EngineError("the generation loop is closed")
@@ -112,6 +100,7 @@ class GenerationLoop:
                 handle._finish(state.finish_reason)
             else:
                 self._pending.append((state, handle))
+                self.stats.waiting = len(self._pending)
                 self._cond.notify()
         return handle
 
@@ -131,42 +120,87 @@ class GenerationLoop:
 
     # ----- the thread ----------------------------------------------------------------------
     def _run(self) -> None:
-        active: list[tuple[SequenceState, Handle]] = []
+        running: list[tuple[SequenceState, Handle]] = []
         try:
             while True:
                 with self._cond:
-                    while not self._pending and not active and not self._closed:
+                    while not self._pending and not running and not self._closed:
                         self._cond.wait()
                     if self._closed:
                         break
-                    room = self.max_batch - len(active)
-                    new, self._pending = self._pending[:room], self._pending[room:]
-                active = self._drop_cancelled(active)
-                new = self._drop_cancelled(new)
-                if new:
-                    self._guarded(new, self._prefill)
-                if active:
-                    self._guarded(active, self._decode)
-                active = [(s, h) for s, h in active + new if not s.done]
-                self.steps += 1
+                    self._end_cancelled_waiting()
+                    running = self._drop_cancelled(running)
+                    while self._pending and len(running) < self.max_batch:
+                        running.append(self._admit(*self._pending.popleft()))
+                    self.stats.waiting = len(self._pending)
+                self._step(running)
+                running = [(s, h) for s, h in running if not self._retire(s, h)]
+                self.stats.running = len(running)
+                self.stats.running_tokens = sum(s.cache.length for s, _ in running)
+                self.stats.steps += 1
         finally:
             with self._cond:
-                leftover, self._pending = self._pending, []
+                leftover, self._pending = list(self._pending), deque()
                 self._closed = True
-            for state, handle in active + leftover:
+            for state, handle in running + leftover:
                 self._end(state, handle, "cancelled")
+            self.stats.running = self.stats.waiting = self.stats.running_tokens = 0
 
-    @staticmethod
-    def _end(state: SequenceState, handle: Handle, reason: str) -> None:
+    def _step(self, running) -> None:
+        decoding = [(s, h) for s, h in running if s.prompt_left == 0 and not s.done]
+        if decoding:
+            t0 = time.monotonic()
+            self._guarded(decoding, self._decode)
+            self.stats.decode_steps += 1
+            self.stats.last_decode_batch, self.stats.last_decode_s = len(decoding), time.monotonic() - t0
+        budget = max(1, self.max_num_batched_tokens - len(decoding))
+        chunks = []
+        for state, handle in running:
+            if budget <= 0:
+                break
+            if state.prompt_left and not state.done:
+                n = min(state.prompt_left, budget)
+                chunks.append((state, handle, n))
+                budget -= n
+        if chunks:
+            self._guarded([(s, h) for s, h, _ in chunks], lambda group: self._prefill(chunks))
+
+    def _admit(self, state: SequenceState, handle: Handle) -> tuple[SequenceState, Handle]:
+        if self.prefix_cache is not None and hasattr(state.cache, "fork"):
+            cache, n = self.prefix_cache.lookup(state.prompt)
+            if cache is not None:
+                state.cache, handle.cached_tokens = cache, n
+        return state, handle
+
+    def _retire(self, state: SequenceState, handle: Handle) -> bool:
+        """True when the sequence has finished (its cache then goes to the prefix cache)."""
+        if not state.done:
+            return False
+        if self.prefix_cache is not None and state.finish_reason != "error":
+            self.prefix_cache.insert(state.tokens_in_cache(), state.cache)
+        return True
+
+    def _end(self, state: SequenceState, handle: Handle, reason: str) -> None:
         for step in state.finish(reason):
             handle._emit(step)
         handle._finish(state.finish_reason)
+
+    def _end_cancelled_waiting(self) -> None:
+        if any(h.cancelled for _, h in self._pending):
+            kept = deque()
+            for state, handle in self._pending:
+                if handle.cancelled:
+                    self._end(state, handle, "cancelled")
+                else:
+                    kept.append((state, handle))
+            self._pending = kept
 
     def _drop_cancelled(self, group):
         kept = []
         for state, handle in group:
             if handle.cancelled:
                 self._end(state, handle, "cancelled")
+                self._retire(state, handle)
             else:
                 kept.append((state, handle))
         return kept
@@ -175,21 +209,37 @@ class GenerationLoop:
         try:
             fn(group)
         except Exception as exc:  # a failure ends these requests, never the loop
+            error = exc if isinstance(exc, EngineError) else EngineError(f"engine failure: {exc!r}")
             for state, handle in group:
-                state.finish_reason = state.finish_reason or "error"
-                handle._finish("error", exc if isinstance(exc, EngineError) else EngineError(f"engine failure: {exc!r}"))
+                state.finish_reason = "error"
+                handle._finish("error", error)
 
-    def _deliver(self, group, logits, routing, prefill: bool) -> None:
-        for row, (state, handle) in enumerate(group):
-            for step in state.accept(logits[row], routing, row, prefill):
-                handle._emit(step)
-            if state.done:
-                handle._finish(state.finish_reason)
+    def _count_experts(self, routing) -> None:
+        counts = self.stats.expert_tokens
+        if counts.size:
+            for i, (idx, _) in enumerate(routing[:counts.shape[0]]):
+                counts[i] += np.bincount(np.asarray(idx).ravel(), minlength=counts.shape[1])[:counts.shape[1]]
 
-    def _prefill(self, group) -> None:
-        logits, routing = self.model.prefill([s.prompt for s, _ in group], [s.cache for s, _ in group])
-        self._deliver(group, logits, routing, True)
+    def _deliver(self, state: SequenceState, handle: Handle, logits, routing, row: int, prefill: bool) -> None:
+        for step in state.accept(logits, routing, row, prefill):
+            handle._emit(step)
+        if state.done:
+            handle._finish(state.finish_reason)
+
+    def _prefill(self, chunks) -> None:
+        now = time.monotonic()
+        for _, handle, _ in chunks:
+            if handle.scheduled_at is None:
+                handle.scheduled_at = now
+        pieces = [s.prompt[s.cache.length:s.cache.length + n] for s, _, n in chunks]
+        logits, routing = self.model.prefill(pieces, [s.cache for s, _, _ in chunks])
+        self.stats.prompt_tokens_prefilled += sum(n for _, _, n in chunks)
+        for row, (state, handle, _) in enumerate(chunks):
+            if state.prompt_left == 0:
+                self._deliver(state, handle, logits[row], routing, row, True)
 
     def _decode(self, group) -> None:
         logits, routing = self.model.decode([s.cache for s, _ in group], [s.last_token for s, _ in group])
-        self._deliver(group, logits, routing, False)
+        self._count_experts(routing)
+        for row, (state, handle) in enumerate(group):
+            self._deliver(state, handle, logits[row], routing, row, False)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -28,17 +28,15 @@ from .checkpoint import Checkpoint
 from .config import ModelConfig
 from .errors import EngineError
 from .ffn import MoE, DenseMLP
+from .generation import Routing, Step, StepStream
 from .ops import lin, rms_norm, transposed
 from .rope import Rope
 from .safetensors import to_float32
 from .tensors import norm_specs, top_specs
 
-if TYPE_CHECKING:
-    from .generation import Step
-    from .sampling import SamplingParams
+from .sampling import SamplingParams
 
 _UNSET = object()
-Routing = list[tuple[np.ndarray, np.ndarray]]   # per MoE layer: (expert ids (N, k), weights (N, k))
 
 
 @dataclass
@@ -171,19 +169,25 @@ class Model:
 
     def prefill(self, sequences: list[np.ndarray], caches: list | None = None,
                 all_positions: bool = False) -> tuple[list[np.ndarray], Routing]:
-        """Run whole prompts (each from position 0) in one pass, causal within each.
+        """Run token sequences in one pass, causal within each; each continues its cache.
 
+        With ``caches``, sequence ``i`` continues at ``caches[i].length`` (0 for a new cache):
+        its tokens take the positions after the ones the cache holds and attend to them too, so
+        a prompt can be prefilled in chunks across calls (chunked prefill) or after a reused
+        prefix. Without caches every sequence starts at position 0 (stateless).
         Returns per sequence the logits of its last position ((V,)), or of every position
         ((T, V)) when ``all_positions``; and the routing of the rows whose logits are returned.
-        Filled caches (if given) then hold every prompt token.
+        Filled caches then also hold every token of ``sequences``.
         """
         lengths = [len(s) for s in sequences]
         starts = np.cumsum([0] + lengths[:-1])
+        offsets = [0] * len(lengths) if caches is None else [int(c.length) for c in caches]
         segments = [(int(s), n) for s, n in zip(starts, lengths)]
-        tables = self.rope.lookup(np.concatenate([np.arange(n) for n in lengths]))
+        positions = np.concatenate([np.arange(o, o + n) for o, n in zip(offsets, lengths)])
+        tables = self.rope.lookup(positions)
         if caches is not None:
-            for cache, n in zip(caches, lengths):
-                cache.reserve(n)
+            for cache, o, n in zip(caches, offsets, lengths):
+                cache.reserve(o + n)
         x = self.embed(np.concatenate(sequences))
         x, routing = self._run(x, lambda attn, h: attn.prefill(h, tables, segments, caches))
         if caches is not None:
@@ -237,13 +241,12 @@ class Model:
         return self.prefill([ids], None, all_positions=True)[0][0]
 
     # ----- generation (see generation.py) --------------------------------------------------
-    def stream(self, token_ids, max_new_tokens: int, sampling: "SamplingParams | None" = None, *,
-               routing: bool = False, should_stop: Callable[[], bool] | None = None) -> Iterator["Step"]:
+    def stream(self, token_ids, max_new_tokens: int, sampling: SamplingParams | None = None, *,
+               routing: bool = False, should_stop: Callable[[], bool] | None = None) -> Iterator[Step]:
         """Yield :class:`Step`s as tokens are produced (see ``generation.StepStream``)."""
-        from .generation import StepStream
         return StepStream(self, token_ids, max_new_tokens, sampling, routing=routing, should_stop=should_stop)
 
-    def generate(self, token_ids, max_new_tokens: int, sampling: "SamplingParams | None" = None) -> Iterator[int]:
+    def generate(self, token_ids, max_new_tokens: int, sampling: SamplingParams | None = None) -> Iterator[int]:
         """Yield generated token ids (greedy when ``sampling`` is None) through the KV cache."""
         for step in self.stream(token_ids, max_new_tokens, sampling):
             yield step.token_id
