@@ -34,7 +34,8 @@ import os
 import re
 from dataclasses import dataclass, field, fields
 from importlib import metadata
-from typing import Any, AsyncIterator, Iterable, Literal, get_args
+from types import MappingProxyType
+from typing import Any, AsyncIterator, Iterable, Literal, Mapping, get_args
 
 import pluggy
 
@@ -84,6 +85,8 @@ class PluginRecord:
     hardware: tuple[str, ...] = ()
     api_version: str | None = None
     api_declared: bool = False
+    #: Problems the plugin's ``configure`` hook reported about its settings (it stays loaded).
+    warnings: tuple[str, ...] = ()
     entry_point: metadata.EntryPoint | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
@@ -134,7 +137,9 @@ def _named_in(record: PluginRecord, names: set[str]) -> bool:
 class PluginHost:
     """Discovers, loads and isolates plugins; hands out backends. See the module doc."""
 
-    def __init__(self, records: Iterable[PluginRecord]) -> None:
+    def __init__(self, records: Iterable[PluginRecord], config: Mapping[str, Any] | None = None) -> None:
+        #: settings.toml tables by plugin name, handed to each plugin's ``configure`` hook.
+        self._config = {k: v for k, v in (config or {}).items() if isinstance(v, Mapping)}
         self._records: dict[str, PluginRecord] = {}
         for record in records:
             if record.name in self._records:
@@ -160,13 +165,16 @@ class PluginHost:
         deny: Iterable[str] | None = None,
         *,
         distributions: Iterable[metadata.Distribution] | None = None,
+        config: Mapping[str, Any] | None = None,
     ) -> PluginHost:
         """List plugins from package metadata without importing anything.
 
         ``allow``/``deny`` override the environment variables when given.
         ``distributions`` restricts discovery to these distributions (e.g.
         ``importlib.metadata.Distribution.at(path_to_dist_info)``); by default
-        every distribution on ``sys.path`` is read.
+        every distribution on ``sys.path`` is read. ``config`` maps a plugin's
+        name to its settings table (``Settings.plugin_tables``), passed to its
+        ``configure`` hook when it loads.
         """
         allow_set = set(allow) if allow is not None else _names_from_env(ALLOW_ENV)
         deny_set = set(deny) if deny is not None else (_names_from_env(DENY_ENV) or set())
@@ -189,7 +197,11 @@ class PluginHost:
             elif _named_in(record, deny_set):
                 record.status, record.error = "disabled", f"listed in {DENY_ENV}"
             records.append(record)
-        return cls(records)
+        return cls(records, config)
+
+    def unclaimed_config(self) -> list[str]:
+        """Names of settings tables handed to the host that no discovered plugin is called."""
+        return sorted(set(self._config) - {r.name for r in self._records.values()})
 
     @property
     def plugins(self) -> list[PluginRecord]:
@@ -224,7 +236,7 @@ class PluginHost:
             self._pm.register(plugin, name=record.name)
             record.hooks = tuple(sorted(h.name for h in self._pm.get_hookcallers(plugin) or ()))
             self._check_hooks(plugin)
-            backends, specs = self._call_hooks(plugin)
+            backends, specs = self._call_hooks(plugin, record)
             record.hardware = tuple(spec.name for spec in specs)
             backends += [self._modeled_class(spec) for spec in specs]
             entries = self._validate(record.name, backends)
@@ -265,8 +277,11 @@ class PluginHost:
                 known = ", ".join(n for n in dir(self._pm.hook) if n.startswith("register_"))
                 raise PluginError(f"implements unknown hook {caller.name!r}; known hooks: {known}")
 
-    def _call_hooks(self, plugin: object) -> tuple[list[Any], list[HardwareSpec]]:
+    def _call_hooks(self, plugin: object, record: PluginRecord) -> tuple[list[Any], list[HardwareSpec]]:
         others = [p for p in self._pm.get_plugins() if p is not plugin]
+        config = MappingProxyType(dict(self._config.get(record.name, {})))
+        found = self._pm.subset_hook_caller("configure", others)(config=config)
+        record.warnings = tuple(str(line) for lines in found if lines for line in lines)
         backends: list[Any] = []
         specs: list[HardwareSpec] = []
 
