@@ -28,11 +28,15 @@ _LAUNCH = "import sys; from console.cli import main; sys.exit(main(sys.argv[1:])
 
 
 @contextlib.contextmanager
-def serve(model: str | None = None, *, start_timeout_s: float = 120.0, extra: tuple[str, ...] = ()) -> Iterator[str]:
-    """Run ``moe-console serve`` on a free loopback port; yields its ``.../v1`` URL."""
-    command = [sys.executable, "-c", _LAUNCH, "serve", "--host", "127.0.0.1", "--port", "0", *extra]
-    if model:
-        command += ["--model", model]
+def serve(model: str | None = None, *, start_timeout_s: float = 120.0, extra: tuple[str, ...] = (),
+          command: list[str] | None = None) -> Iterator[str]:
+    """Run ``moe-console serve`` on a free loopback port; yields its ``.../v1`` URL.
+    ``command`` replaces the whole command line (tests start another server that
+    keeps the same contract)."""
+    if command is None:
+        command = [sys.executable, "-c", _LAUNCH, "serve", "--host", "127.0.0.1", "--port", "0", *extra]
+        if model:
+            command += ["--model", model]
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
     tail: collections.deque[str] = collections.deque(maxlen=8)
     found = threading.Event()
