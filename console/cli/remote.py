@@ -61,8 +61,7 @@ def _endpoints() -> tuple[dict[str, Any], list[str]]:
 
 def run_add(args: argparse.Namespace) -> int:
     from console.plugins import PluginHost
-    from console.settings import settings_path, update_table
-    from moe_console_remote.config import Endpoint, parse_endpoint
+    from moe_console_remote.config import parse_endpoint
 
     table: dict[str, Any] = {"url": args.url}
     for key, value in (("model", args.model), ("api_key_env", args.api_key_env), ("hardware", args.hardware),
@@ -76,25 +75,30 @@ def run_add(args: argparse.Namespace) -> int:
     taken = {e.name: e.plugin for e in PluginHost.discover().backends() if e.plugin != "remote"}
     if args.name in taken:
         raise UserError(f"{args.name!r} is already the name of a backend of plugin {taken[args.name]!r}; pick another")
-    try:
-        path = update_table(None, ("remote", args.name), Endpoint.as_table(endpoint))
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-    print(f"[remote.{args.name}] written to {path or settings_path()}; backend {args.name!r} is in the picker")
+    path = _write(args.name, endpoint.as_table())
+    print(f"[remote.{args.name}] written to {path}; backend {args.name!r} is in the picker")
     return 0
 
 
-def run_remove(args: argparse.Namespace) -> int:
+def _write(name: str, table: dict[str, Any] | None):
+    """Set (or, with None, remove) ``[remote.NAME]`` in settings.toml, keeping the rest."""
     from console.settings import update_table
 
-    endpoints, _ = _endpoints()
-    if args.name not in endpoints:
-        raise UserError(f"no endpoint {args.name!r} (known: {', '.join(sorted(endpoints)) or 'none'})")
     try:
-        path = update_table(None, ("remote", args.name), None)
+        return update_table(None, ("remote", name), table)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    print(f"[remote.{args.name}] removed from {path}")
+
+
+def _known(endpoints: dict[str, Any], name: str):
+    if name not in endpoints:
+        raise UserError(f"no endpoint {name!r} (known: {', '.join(sorted(endpoints)) or 'none'})")
+    return endpoints[name]
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    _known(_endpoints()[0], args.name)
+    print(f"[remote.{args.name}] removed from {_write(args.name, None)}")
     return 0
 
 
@@ -129,10 +133,7 @@ async def _check(endpoint) -> dict[str, Any]:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    endpoints, _ = _endpoints()
-    endpoint = endpoints.get(args.name)
-    if endpoint is None:
-        raise UserError(f"no endpoint {args.name!r} (known: {', '.join(sorted(endpoints)) or 'none'})")
+    endpoint = _known(_endpoints()[0], args.name)
     info = asyncio.run(_check(endpoint))
     if info["error"] and endpoint.key_note() and " 401 " in info["error"]:
         info["error"] += endpoint.key_note()
