@@ -36,7 +36,8 @@ import os
 import re
 from dataclasses import dataclass, field, fields
 from importlib import metadata
-from typing import Any, AsyncIterator, Iterable, Literal, get_args
+from types import MappingProxyType
+from typing import Any, AsyncIterator, Iterable, Literal, Mapping, get_args
 
 import pluggy
 
@@ -89,7 +90,9 @@ class PluginRecord:
     hardware: tuple[str, ...] = ()
     api_version: str | None = None
     api_declared: bool = False
-    warning: str | None = None  # misbehaviour that did not fail the plugin (e.g. blocking its loop)
+    #: Problems that did not fail the plugin: what its ``configure`` hook reported about its
+    #: settings, and misbehaviour seen at run time (a stream that blocked its event loop).
+    warnings: tuple[str, ...] = ()
     entry_point: metadata.EntryPoint | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -145,7 +148,9 @@ def _named_in(record: PluginRecord, names: set[str]) -> bool:
 class PluginHost:
     """Discovers, loads and isolates plugins; hands out backends. See the module doc."""
 
-    def __init__(self, records: Iterable[PluginRecord]) -> None:
+    def __init__(self, records: Iterable[PluginRecord], config: Mapping[str, Any] | None = None) -> None:
+        #: settings.toml tables by plugin name, handed to each plugin's ``configure`` hook.
+        self._config = {k: v for k, v in (config or {}).items() if isinstance(v, Mapping)}
         self._records: dict[str, PluginRecord] = {}
         for record in sorted(records, key=lambda r: not r.builtin):  # built-ins first, stable
             if record.name in self._records:
@@ -171,13 +176,16 @@ class PluginHost:
         deny: Iterable[str] | None = None,
         *,
         distributions: Iterable[metadata.Distribution] | None = None,
+        config: Mapping[str, Any] | None = None,
     ) -> PluginHost:
         """List plugins from package metadata without importing anything.
 
         ``allow``/``deny`` override the environment variables when given.
         ``distributions`` restricts discovery to these distributions (e.g.
         ``importlib.metadata.Distribution.at(path_to_dist_info)``); by default
-        every distribution on ``sys.path`` is read.
+        every distribution on ``sys.path`` is read. ``config`` maps a plugin's
+        name to its settings table (``Settings.plugin_tables``), passed to its
+        ``configure`` hook when it loads.
         """
         allow_set = set(allow) if allow is not None else _names_from_env(ALLOW_ENV)
         deny_set = set(deny) if deny is not None else (_names_from_env(DENY_ENV) or set())
@@ -200,7 +208,11 @@ class PluginHost:
             elif _named_in(record, deny_set):
                 record.status, record.error = "disabled", f"listed in {DENY_ENV}"
             records.append(record)
-        return cls(records)
+        return cls(records, config)
+
+    def unclaimed_config(self) -> list[str]:
+        """Names of settings tables handed to the host that no discovered plugin is called."""
+        return sorted(set(self._config) - {r.name for r in self._records.values()})
 
     @property
     def plugins(self) -> list[PluginRecord]:
@@ -239,7 +251,7 @@ class PluginHost:
             self._pm.register(plugin, name=record.name)
             record.hooks = tuple(sorted(h.name for h in self._pm.get_hookcallers(plugin) or ()))
             self._check_hooks(plugin)
-            backends, specs, refused = self._call_hooks(plugin)
+            backends, specs, refused = self._call_hooks(plugin, record)
             record.hardware = tuple(spec.name for spec in specs)
             record.error = "; ".join(refused) or None  # refused specs; the plugin's others still load
             backends += [self._modeled_class(spec) for spec in specs]
@@ -281,8 +293,11 @@ class PluginHost:
                 known = ", ".join(n for n in dir(self._pm.hook) if n.startswith("register_"))
                 raise PluginError(f"implements unknown hook {caller.name!r}; known hooks: {known}")
 
-    def _call_hooks(self, plugin: object) -> tuple[list[Any], list[HardwareSpec], list[str]]:
+    def _call_hooks(self, plugin: object, record: PluginRecord) -> tuple[list[Any], list[HardwareSpec], list[str]]:
         others = [p for p in self._pm.get_plugins() if p is not plugin]
+        config = MappingProxyType(dict(self._config.get(record.name, {})))
+        found = self._pm.subset_hook_caller("configure", others)(config=config)
+        record.warnings = tuple(str(line) for lines in found if lines for line in lines)
         backends: list[Any] = []
         specs: list[HardwareSpec] = []
         refused: list[str] = []
@@ -382,8 +397,8 @@ class PluginHost:
     def report_stall(self, backend: Backend, warning: str) -> None:
         """Record that ``backend`` blocked its event loop (shown with the plugin's status)."""
         record = self.plugin_of(backend)
-        if record is not None:
-            record.warning = warning
+        if record is not None and warning not in record.warnings:
+            record.warnings = (*record.warnings, warning)
 
     async def stream(self, backend: Backend, request: Request) -> AsyncIterator[Event]:
         """``backend.stream(request)``, guarded.

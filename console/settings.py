@@ -17,6 +17,13 @@ Layout of ``settings.toml`` (every key optional)::
     concurrency = 64
     price_usd_per_chip_hour = 2.49   # prices are ordinary backend options
 
+    [remote.h100-vllm]    # any other top-level table belongs to the plugin of that
+    url = "http://10.0.0.5:8000/v1"   # name, handed to its ``configure`` hook
+
+Writing: :func:`update_table` changes one table in place (tomlkit keeps the
+user's comments, order and other content); :func:`save_settings` rewrites the
+whole file from a :class:`Settings`.
+
 Contract: :func:`load_settings` never raises for a bad file. It returns the
 defaults (plus whatever part of the file was usable) and a list of one-line
 problems such as ``"/home/u/.config/moe-console/settings.toml:3:7: Expected
@@ -59,6 +66,9 @@ class Settings:
     keymap: dict[str, str] = field(default_factory=dict)
     theme: str = "textual-dark"
     system_prompt: str = ""
+    #: Top-level tables that are not the console's own, by name: each belongs to
+    #: the plugin of that name (``PluginHost.discover(config=...)``).
+    plugin_tables: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def options_for(self, backend: str) -> dict[str, Any]:
         """The ``[backends.<backend>]`` table (a copy; empty when absent)."""
@@ -146,6 +156,8 @@ class _Reader:
                 s.keymap = self.keymap(value)
             elif key == "backends":
                 s.backend_options = self.backends(value)
+            elif isinstance(value, dict):
+                s.plugin_tables[key] = value
             else:
                 known = "default_backend, theme, system_prompt, [sampling], [keymap], [backends.<name>]"
                 self.problem((), key, f"unknown setting {key!r} (known: {known}); ignored")
@@ -258,9 +270,49 @@ def save_settings(settings: Settings, path: str | Path | None = None) -> Path:
     backends = {name: dict(opts) for name, opts in settings.backend_options.items() if opts}
     if backends:
         doc["backends"] = backends
+    doc.update({name: dict(table) for name, table in settings.plugin_tables.items() if name not in doc})
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(dumps(doc), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def update_table(path: str | Path | None, keys: tuple[str, ...], values: Mapping[str, Any] | None) -> Path:
+    """Set the table at ``keys`` (e.g. ``("remote", "h100")``) to ``values``, or
+    remove it when ``values`` is None, keeping everything else in the file as the
+    user wrote it (comments, order, other tables). Raises ``ValueError`` with a
+    one-line reason when the file is not valid TOML (it is then left untouched)."""
+    import tomlkit
+
+    path = Path(path) if path is not None else settings_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        text = ""
+    data, error = parse_toml(text)
+    if error is not None:
+        raise ValueError(f"{path}:{describe_decode_error(error)}; fix it first, nothing was written")
+    doc = tomlkit.parse(text)
+    parent: Any = doc
+    for key in keys[:-1]:
+        if key not in parent:
+            if values is None:
+                return path
+            table = tomlkit.table(is_super_table=True)
+            parent[key] = table
+        parent = parent[key]
+    if values is None:
+        if keys[-1] in parent:
+            del parent[keys[-1]]
+    else:
+        table = tomlkit.table()
+        for key, value in values.items():
+            table[key] = value
+        parent[keys[-1]] = table
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(tomlkit.dumps(doc), encoding="utf-8")
     os.replace(tmp, path)
     return path
 

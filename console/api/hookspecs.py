@@ -1,12 +1,14 @@
 """Hook specifications of the ``moe_console`` pluggy project.
 
 A plugin module marks its implementations with :data:`hookimpl`; the host
-registers the module and calls each hook once, when the plugin is first used.
+registers the module and calls each hook once, when the plugin is first used:
+``configure`` first (when the plugin implements it), then ``register_backends``
+and ``register_hardware``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import pluggy
 
@@ -19,6 +21,20 @@ PROJECT_NAME = "moe_console"
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def configure(config: Mapping[str, Any]) -> list[str] | None:
+    """Receive this plugin's own settings, before its ``register_*`` hooks run.
+
+    ``config`` is the top-level table of ``settings.toml`` named after the
+    plugin's entry point (for the plugin ``remote``, every ``[remote.NAME]``
+    table as ``{"NAME": {...}}``): a read-only view, empty when the file has no
+    such table. It is how one plugin offers several configured backends (one
+    class per table, registered next). Return readable problem lines for
+    entries you ignored (shown with the plugin, which stays loaded), or None.
+    Raising marks the whole plugin failed. Keep it cheap: no connections.
+    """
 
 
 @hookspec

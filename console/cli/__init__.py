@@ -16,7 +16,7 @@ import importlib
 import sys
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("generate", "bench", "compare", "validate", "plugins", "serve")
+COMMANDS = ("generate", "bench", "compare", "validate", "plugins", "serve", "remote", "watch")
 
 
 class UserError(Exception):

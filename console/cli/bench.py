@@ -1,6 +1,10 @@
 """``moe-console bench``: measure the numpy engine on a checkpoint folder.
 
     moe-console bench [--engine PATH] [--tokens N] [--reference auto|on|off] [--json]
+    moe-console bench serve [--url URL|NAME] [--vs URL|NAME ...] --concurrency 1,4,16,64 ...
+
+``bench serve`` is the load generator for OpenAI-compatible endpoints (see
+:mod:`console.cli.bench_serve`).
 
 Prints measured decode tok/s (batch 1 and batched), prefill tok/s, bytes of
 weights read per token, achieved vs matrix-vector bandwidth, KV bytes per
@@ -48,6 +52,9 @@ def add_parser(subparsers) -> None:
                              "(default $MOE_CONSOLE_REFERENCE_PYTHON)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(run=run)
+    from console.cli import bench_serve
+
+    bench_serve.add_parser(parser.add_subparsers(dest="bench_command", metavar="{serve}"))
 
 
 def run(args: argparse.Namespace) -> int:

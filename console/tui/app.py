@@ -77,7 +77,7 @@ class ConsoleApp(App[int]):
         if host is None:
             from console.plugins import PluginHost
 
-            host = PluginHost.discover()
+            host = PluginHost.discover(config=getattr(settings, "plugin_tables", None))
         self.host = host
         if session is None:
             if store is None:
@@ -206,6 +206,13 @@ class ConsoleApp(App[int]):
         if not isinstance(self.screen, PluginsScreen):
             self.push_screen(PluginsScreen(self.host))
 
+    def action_server(self) -> None:
+        from console.tui.screens.server import ServerScreen
+
+        endpoint = getattr(type(self.session.backend), "endpoint", None) if self.session.backend_name else None
+        if not isinstance(self.screen, ServerScreen):
+            self.push_screen(ServerScreen(getattr(endpoint, "url", "")))
+
     async def action_open_conversation(self, conversation_id: int) -> None:
         await self.chat.open_conversation(conversation_id)
 
@@ -225,6 +232,8 @@ class ConsoleApp(App[int]):
         yield SystemCommand("Compare backends…", "The last turn on several backends side by side",
                             self.action_compare)
         yield SystemCommand("Plugins", "Every plugin, its status and its error", self.action_plugins)
+        yield SystemCommand("Watch a server…", "Live /metrics of an endpoint (running, queue, TTFT, ITL)",
+                            self.action_server)
         yield SystemCommand("Export conversation as Markdown", "Write it to the data directory",
                             self.action_export_markdown)
         yield SystemCommand("Export conversation as JSON", "Write it, with usage, timing and cost, to the data directory",

@@ -28,7 +28,7 @@ async def test_a_blocking_plugin_leaves_the_screen_responsive_and_esc_working(ma
             await wait_for(pilot, lambda: not app.session.busy, timeout=10)
             assert not tui_blocking.RELEASE.is_set()  # stopped while the plugin still blocks
             assert app.session.conversation.messages[-1].status == "cancelled"
-            await wait_for(pilot, lambda: host.plugin("blocking").warning is not None, timeout=10)
-            assert "backend 'blocking' blocked its event loop" in host.plugin("blocking").warning
+            await wait_for(pilot, lambda: host.plugin("blocking").warnings, timeout=10)
+            assert "backend 'blocking' blocked its event loop" in host.plugin("blocking").warnings[0]
     finally:
         tui_blocking.RELEASE.set()

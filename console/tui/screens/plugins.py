@@ -61,8 +61,8 @@ class PluginsScreen(Screen):
                 tone = "$error" if record.status in ("failed", "incompatible") else "$text-muted"
                 errors.append(f"[b {tone}]{fmt.escape(record.name)}[/] ({record.status}): "
                               f"{fmt.escape(record.error)}")
-            if getattr(record, "warning", None):
-                errors.append(f"[b $warning]{fmt.escape(record.name)}[/] (warning): {fmt.escape(record.warning)}")
+            for warning in getattr(record, "warnings", ()):
+                errors.append(f"[b $warning]{fmt.escape(record.name)}[/] (warning): {fmt.escape(warning)}")
         text = "\n".join(errors) if errors else "[dim]No plugin reported a problem.[/]"
         self.query_one("#plugin-errors-text", Static).update(text)
         self.query_one("#plugin-errors").border_title = "Errors"

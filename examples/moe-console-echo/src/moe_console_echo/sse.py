@@ -1,48 +1,27 @@
-"""A small asyncio client for Server-Sent Events over HTTP/1.1 POST.
+"""Server-Sent Events from an OpenAI-style streaming endpoint, over httpx.
 
-Enough for OpenAI-style streaming endpoints: plain or chunked bodies, ``http``
-and ``https``, one request per connection. Closing the generator closes the
-socket, which is how a server learns that a reply was cancelled.
+httpx (a well-kept async HTTP client) does the HTTP: TLS, chunked bodies,
+timeouts, connection reuse. This module only reads the ``data:`` lines of
+the event stream. Closing the generator closes the response, which is how a
+server learns that a reply was cancelled.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import ssl
 from typing import Any, AsyncIterator
-from urllib.parse import urlsplit
+
+import httpx
 
 
 class HTTPError(Exception):
-    """The server answered with an error status; the message is one line."""
+    """The server answered with an error status, or could not be reached; one line."""
 
 
-async def _read(coro: Any, timeout_s: float) -> Any:
-    return await asyncio.wait_for(coro, timeout_s)
-
-
-async def _body_lines(reader: asyncio.StreamReader, chunked: bool, timeout_s: float) -> AsyncIterator[str]:
-    buffer = b""
-    while True:
-        if chunked:
-            size_line = await _read(reader.readline(), timeout_s)
-            size = int(size_line.split(b";")[0].strip() or b"0", 16)
-            if size == 0:
-                break
-            data = await _read(reader.readexactly(size + 2), timeout_s)
-            buffer += data[:-2]
-        else:
-            data = await _read(reader.read(65536), timeout_s)
-            if not data:
-                break
-            buffer += data
-        *lines, buffer = buffer.split(b"\n")
-        for line in lines:
-            yield line.rstrip(b"\r").decode("utf-8")
-    if buffer:
-        yield buffer.rstrip(b"\r").decode("utf-8")
-    yield ""
+def _root_cause(exc: BaseException) -> BaseException:
+    while (exc.__cause__ or exc.__context__) is not None:
+        exc = exc.__cause__ or exc.__context__
+    return exc
 
 
 async def post_events(
@@ -50,47 +29,30 @@ async def post_events(
 ) -> AsyncIterator[dict[str, Any]]:
     """POST ``payload`` as JSON to ``url`` and yield each SSE ``data:`` JSON
     object until ``[DONE]`` or the end of the body."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if not url.startswith(("http://", "https://")):
         raise HTTPError(f"base_url must be an http(s) URL, got {url!r}")
-    secure = parts.scheme == "https"
-    port = parts.port or (443 if secure else 80)
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    reader, writer = await _read(
-        asyncio.open_connection(parts.hostname, port, ssl=ssl.create_default_context() if secure else None),
-        timeout_s,
-    )
     try:
-        body = json.dumps(payload).encode()
-        head = [f"POST {path} HTTP/1.1", f"Host: {parts.hostname}:{port}",
-                "Content-Type: application/json", "Accept: text/event-stream",
-                f"Content-Length: {len(body)}", "Connection: close"]
-        head += [f"{k}: {v}" for k, v in headers.items()]
-        writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
-        await writer.drain()
-        status_line = (await _read(reader.readline(), timeout_s)).decode("latin-1").strip()
-        fields = status_line.split(" ", 2)
-        status = int(fields[1]) if len(fields) > 1 and fields[1].isdigit() else 0
-        response_headers: dict[str, str] = {}
-        while (line := (await _read(reader.readline(), timeout_s)).decode("latin-1").strip()):
-            name, _, value = line.partition(":")
-            response_headers[name.strip().lower()] = value.strip()
-        chunked = "chunked" in response_headers.get("transfer-encoding", "").lower()
-        if status != 200:
-            text = "".join([line async for line in _body_lines(reader, chunked, timeout_s)])[:300]
-            try:
-                text = json.loads(text).get("error", {}).get("message", text)
-            except (ValueError, AttributeError):
-                pass
-            raise HTTPError(f"server answered {status_line or 'nothing'}: {' '.join(str(text).split())}")
-        data: list[str] = []
-        async for line in _body_lines(reader, chunked, timeout_s):
-            if line.startswith("data:"):
-                data.append(line[5:].removeprefix(" "))
-            elif not line and data:
-                joined, data = "\n".join(data), []
-                if joined.strip() == "[DONE]":
-                    return
-                yield json.loads(joined)
-    finally:
-        writer.close()
+        async with httpx.AsyncClient(timeout=timeout_s) as client:
+            async with client.stream("POST", url, json=payload,
+                                     headers={"Accept": "text/event-stream", **headers}) as response:
+                if response.status_code != 200:
+                    text = (await response.aread()).decode("utf-8", "replace")[:300]
+                    try:
+                        text = json.loads(text).get("error", {}).get("message", text)
+                    except (ValueError, AttributeError):
+                        pass
+                    status = f"{response.http_version} {response.status_code} {response.reason_phrase}"
+                    raise HTTPError(f"server answered {status}: {' '.join(str(text).split())}")
+                data: list[str] = []
+                async for line in response.aiter_lines():
+                    if line.startswith("data:"):
+                        data.append(line[5:].removeprefix(" "))
+                    elif not line and data:
+                        joined, data = "\n".join(data), []
+                        if joined.strip() == "[DONE]":
+                            return
+                        yield json.loads(joined)
+    except httpx.TimeoutException:
+        raise TimeoutError(f"no answer within {timeout_s} s") from None
+    except httpx.HTTPError as exc:
+        raise HTTPError(str(_root_cause(exc)) or type(exc).__name__) from None

@@ -1,0 +1,8 @@
+"""The loadgen tests share the endpoint fixtures of tests/remote (see endpoints.py there)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "remote"))
+
+from endpoints import _home, endpoint_url, standin  # noqa: E402,F401
