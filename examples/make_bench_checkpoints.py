@@ -1,4 +1,4 @@
-"""Write two random DeepSeek-V3 checkpoints for ``moe-console bench``.
+"""Write random DeepSeek-V3 (and V4) checkpoints for ``moe-console bench``.
 
 Usage (needs torch + transformers, e.g. the ``reference`` extra)::
 
@@ -7,9 +7,12 @@ Usage (needs torch + transformers, e.g. the ``reference`` extra)::
 writes ``DIR/small`` (~15M parameters) and ``DIR/large`` (~400M parameters),
 each a genuine Hugging Face folder made by transformers'
 ``DeepseekV3ForCausalLM.save_pretrained`` (float32 safetensors, sharded for
-the large one). Weights are random (seeded): these folders measure speed, not
-quality. Pass ``--only small`` or ``--only large`` to write one of them. The
-parameter counts (total and active per token) are printed.
+the large one). ``DIR/v4-large`` (~430M parameters) is a DeepSeek-V4 of the
+large one's width (hidden 1024, 8 layers: 2 sliding-window, then CSA / HCA
+alternating, mHC with 4 streams, 2 hash-routed layers), made by transformers'
+``DeepseekV4ForCausalLM``. Weights are random (seeded): these folders measure
+speed, not quality. Pass ``--only NAME`` to write one of them. The parameter
+counts (total and active per token) are printed.
 
 Then, for example::
 
@@ -41,6 +44,18 @@ SPECS = {
     ),
 }
 
+V4_SPECS = {
+    "v4-large": dict(
+        vocab_size=16384, hidden_size=1024, moe_intermediate_size=512, num_hidden_layers=8,
+        num_attention_heads=8, head_dim=256, qk_rope_head_dim=32, q_lora_rank=384, o_groups=4,
+        o_lora_rank=256, n_routed_experts=28, num_experts_per_tok=4, sliding_window=128,
+        layer_types=["sliding_attention"] * 2 + ["compressed_sparse_attention", "heavily_compressed_attention"] * 3,
+        mlp_layer_types=["hash_moe"] * 2 + ["moe"] * 6, index_n_heads=8, index_head_dim=64, index_topk=64,
+        hc_mult=4, max_position_embeddings=65536, routed_scaling_factor=1.5, swiglu_limit=10.0,
+        rope_parameters={"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 16384},
+    ),
+}
+
 ROPE = {"rope_type": "yarn", "rope_theta": 10000.0, "factor": 4.0,
         "original_max_position_embeddings": 1024, "mscale": 1.0, "mscale_all_dim": 1.0}
 
@@ -61,7 +76,27 @@ def active_params(spec: dict) -> int:
             + moe_layers * moe + v * h + h)
 
 
+def write_v4(name: str, out: Path, seed: int) -> None:
+    import torch
+    from transformers import DeepseekV4Config, DeepseekV4ForCausalLM
+
+    spec = V4_SPECS[name]
+    torch.manual_seed(seed)
+    model = DeepseekV4ForCausalLM(DeepseekV4Config(**spec)).float().eval()
+    with torch.no_grad():
+        for module in model.modules():
+            table = getattr(module, "tid2eid", None)
+            if table is not None:     # a fixed random token -> experts table (distinct experts per row)
+                table.copy_(torch.stack([torch.randperm(spec["n_routed_experts"])[:table.shape[1]]
+                                         for _ in range(table.shape[0])]))
+    total = sum(p.numel() for p in model.parameters())
+    model.save_pretrained(out / name, max_shard_size="500MB")
+    print(f"{name}: {total / 1e6:.1f}M parameters -> {out / name}")
+
+
 def write(name: str, out: Path, seed: int) -> None:
+    if name in V4_SPECS:
+        return write_v4(name, out, seed)
     import torch
     from transformers import DeepseekV3Config, DeepseekV3ForCausalLM
 
@@ -83,7 +118,7 @@ def write(name: str, out: Path, seed: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="folder to write small/ and large/ into")
-    parser.add_argument("--only", choices=sorted(SPECS), help="write just this checkpoint")
+    parser.add_argument("--only", choices=sorted(SPECS) + sorted(V4_SPECS), help="write just this checkpoint")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     try:
@@ -93,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"make_bench_checkpoints: needs torch and transformers ({exc.name} missing)", file=sys.stderr)
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
-    for name in SPECS:
+    for name in [*SPECS, *V4_SPECS]:
         if args.only in (None, name):
             write(name, args.out, args.seed)
     return 0

@@ -89,6 +89,9 @@ def load_model(path: str | Path | None = None, *, fold: str = "auto") -> "Model"
             raise EngineError(f"{folder}: not a folder (expected a Hugging Face model folder)")
     config = load_config(folder)
     ckpt = Checkpoint(folder)
+    if config.architecture == "DeepseekV4ForCausalLM":
+        from .v4.model import V4Model
+        return V4Model(folder, config, ckpt)
     check_checkpoint(config, ckpt)
     return Model(folder, config, ckpt, fold=fold)
 

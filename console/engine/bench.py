@@ -357,6 +357,8 @@ def _run_bench(path, tokens, reference, reference_python, batch, prefill_len, re
                        "runs": rounds["loop"]},
         "weight_bytes_per_token": bytes1, "weight_bytes_per_step_batch": bytesn,
         "kv_bytes_per_token": int(model.kv_bytes_per_token()),
+        "kv_bytes_per_token_at": {str(n): (model.kv_bytes_at(n) / n if hasattr(model, "kv_bytes_at")
+                                           else float(model.kv_bytes_per_token())) for n in (1024, 8192, 65536)},
         "matvec_bytes_s": best["matvec"], "matvec_runs": rounds["matvec"],
         "achieved_bytes_s": bytes1 * best["decode"],
         "reference": ({"available": True, **worker.info, "tok_s": best["reference"], "runs": rounds["reference"]}

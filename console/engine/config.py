@@ -183,6 +183,9 @@ def load_config(folder: str | Path) -> ModelConfig:
 
 
 def _architecture(raw: dict, path: Path) -> str:
+    from .v4.config import V4, is_v4
+    if is_v4(raw):
+        return V4
     archs = raw.get("architectures")
     if isinstance(archs, list) and archs:
         arch = str(archs[0])
@@ -191,7 +194,8 @@ def _architecture(raw: dict, path: Path) -> str:
     else:
         arch = str(raw.get("model_type") or "<none>")
     if arch not in SUPPORTED:
-        raise EngineError(f"{path}: unsupported architecture '{arch}' (supported: {', '.join(SUPPORTED)})")
+        raise EngineError(f"{path}: unsupported architecture '{arch}' "
+                          f"(supported: {', '.join(SUPPORTED)}, DeepseekV4ForCausalLM)")
     return arch
 
 
@@ -231,8 +235,12 @@ def _eos(value: object) -> tuple[int, ...]:
 
 
 def parse_config(raw: dict, path: Path) -> ModelConfig:
-    """Build a :class:`ModelConfig` from a parsed config dict (``path`` is for messages)."""
+    """Build a :class:`ModelConfig` (a ``V4Config`` for DeepSeek-V4) from a parsed config dict
+    (``path`` is for messages)."""
     arch = _architecture(raw, path)
+    if arch not in _DEFAULTS:
+        from .v4.config import parse_v4_config
+        return parse_v4_config(raw, path)
     r = _Reader(raw, _DEFAULTS[arch], path)
     hidden, layers, heads = r.int("hidden_size"), r.int("num_hidden_layers"), r.int("num_attention_heads")
     max_pos = r.int("max_position_embeddings")

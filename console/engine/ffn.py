@@ -143,26 +143,31 @@ class MoE:
         return out, idx, w
 
     def _dispatch(self, h: np.ndarray, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
-        """Many tokens: sort the (token, slot) pairs by expert; one gate/up product per active
-        expert over all its tokens into one buffer, ONE SwiGLU and weighting for all pairs,
-        then one down product per expert into one output buffer (no per-expert temporaries)."""
-        N, k = idx.shape
-        inter = self.inter
-        flat = idx.ravel()
-        order = np.argsort(flat, kind="stable")
-        by_expert = flat[order]
-        cuts = (np.flatnonzero(by_expert[1:] != by_expert[:-1]) + 1).tolist()
-        starts, ends = [0] + cuts, cuts + [N * k]
-        experts = by_expert[starts].tolist()
-        xs = h[order // k]                                           # (N k, H), grouped by expert
-        gu = np.empty((N * k, 2 * inter), np.float32)
-        for e, s0, s1 in zip(experts, starts, ends):
-            lin_into(xs[s0:s1], self.gate_up[e], gu[s0:s1])
-        act = silu_mul(gu[:, :inter], gu[:, inter:])
-        act *= w.ravel()[order][:, None]
-        ys = np.empty((N * k, h.shape[1]), np.float32)
-        for e, s0, s1 in zip(experts, starts, ends):
-            lin_into(act[s0:s1], self.down[e], ys[s0:s1])
-        unsorted = np.empty_like(ys)
-        unsorted[order] = ys
-        return unsorted.reshape(N, k, -1).sum(axis=1)
+        return dispatch_experts(h, idx, w, self.gate_up, self.down, self.inter)
+
+
+def dispatch_experts(h: np.ndarray, idx: np.ndarray, w: np.ndarray, gate_up: np.ndarray, down: np.ndarray,
+                     inter: int, act=silu_mul) -> np.ndarray:
+    """Many tokens through their routed experts: sort the (token, slot) pairs by expert; one gate/up
+    product per active expert over all its tokens into one buffer, ONE activation ``act(gate, up)``
+    and weighting for all pairs, then one down product per expert into one output buffer (no
+    per-expert temporaries). ``gate_up[e]`` / ``down[e]`` are packed (see ``ops.pack``)."""
+    N, k = idx.shape
+    flat = idx.ravel()
+    order = np.argsort(flat, kind="stable")
+    by_expert = flat[order]
+    cuts = (np.flatnonzero(by_expert[1:] != by_expert[:-1]) + 1).tolist()
+    starts, ends = [0] + cuts, cuts + [N * k]
+    experts = by_expert[starts].tolist()
+    xs = h[order // k]                                           # (N k, H), grouped by expert
+    gu = np.empty((N * k, 2 * inter), np.float32)
+    for e, s0, s1 in zip(experts, starts, ends):
+        lin_into(xs[s0:s1], gate_up[e], gu[s0:s1])
+    a = act(gu[:, :inter], gu[:, inter:])
+    a *= w.ravel()[order][:, None]
+    ys = np.empty((N * k, h.shape[1]), np.float32)
+    for e, s0, s1 in zip(experts, starts, ends):
+        lin_into(a[s0:s1], down[e], ys[s0:s1])
+    unsorted = np.empty_like(ys)
+    unsorted[order] = ys
+    return unsorted.reshape(N, k, -1).sum(axis=1)

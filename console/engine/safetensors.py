@@ -28,7 +28,10 @@ _ITEMSIZE = {
     "F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1,
     "U16": 2, "U32": 4, "U64": 8, "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1, "F8_E8M0": 1,
 }
-_NUMPY = {"F32": np.float32, "F16": np.float16, "BF16": np.uint16}
+_NUMPY = {"F32": np.float32, "F16": np.float16, "BF16": np.uint16, "F8_E4M3": np.uint8, "F8_E8M0": np.uint8,
+          "U8": np.uint8, "I8": np.int8, "I32": np.int32, "I64": np.int64}
+#: The ``safetensors`` library's cap on the JSON header (``MAX_HEADER_SIZE``, 100 MB).
+MAX_HEADER = 100_000_000
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,8 @@ class SafetensorsFile:
                 if len(head) < 8:
                     raise EngineError(f"{self.path}: truncated safetensors file ({size} bytes, no header)")
                 n = int.from_bytes(head, "little")
+                if n > MAX_HEADER:
+                    raise EngineError(f"{self.path}: safetensors header length {n} is over the {MAX_HEADER}-byte limit")
                 if 8 + n > size:
                     raise EngineError(
                         f"{self.path}: truncated safetensors file (header of {n} bytes but file has {size})")
@@ -71,6 +76,8 @@ class SafetensorsFile:
             raise EngineError(f"{self.path}: is a directory, expected a .safetensors file") from None
         except PermissionError:
             raise EngineError(f"{self.path}: permission denied") from None
+        if not raw.startswith(b"{"):
+            raise EngineError(f"{self.path}: malformed safetensors header (does not start with '{{')")
         try:
             header = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -83,6 +90,23 @@ class SafetensorsFile:
         self.tensors: dict[str, TensorInfo] = {}
         for name, entry in header.items():
             self.tensors[name] = self._parse_entry(name, entry, data_start, size)
+        self._check_layout(data_start, size)
+
+    def _check_layout(self, data_start: int, size: int) -> None:
+        """As the ``safetensors`` library validates: the tensors' byte ranges, in offset order,
+        start at 0, follow each other with no gap or overlap, and end exactly at the file's end."""
+        expected = data_start
+        for info in sorted(self.tensors.values(), key=lambda t: (t.begin, t.end)):
+            if info.begin != expected:
+                what = "overlaps the previous tensor" if info.begin < expected else "leaves a gap before it"
+                raise EngineError(
+                    f"{self.path}: tensor '{info.name}' data_offsets start at {info.begin - data_start}, "
+                    f"expected {expected - data_start} ({what})")
+            expected = info.end
+        if expected != size:
+            raise EngineError(
+                f"{self.path}: the header's tensors cover {expected - data_start} bytes of data "
+                f"but the file holds {size - data_start}")
 
     def _parse_entry(self, name: str, entry: object, data_start: int, size: int) -> TensorInfo:
         try:
@@ -93,11 +117,16 @@ class SafetensorsFile:
             raise EngineError(f"{self.path}: malformed header entry for tensor '{name}'") from None
         if begin < 0 or end < begin:
             raise EngineError(f"{self.path}: tensor '{name}' has invalid data offsets [{begin}, {end}]")
+        if any(d < 0 for d in shape):
+            raise EngineError(f"{self.path}: tensor '{name}' has a negative dimension in shape {list(shape)}")
         item = _ITEMSIZE.get(dtype)
-        if item is not None and (end - begin) != item * int(np.prod(shape, dtype=np.int64)):
+        if item is None:
+            raise EngineError(f"{self.path}: tensor '{name}' has unknown dtype '{dtype}'")
+        needed = item * int(np.prod(shape, dtype=object))
+        if (end - begin) != needed:
             raise EngineError(
                 f"{self.path}: tensor '{name}' has {end - begin} bytes of data but {dtype}{list(shape)} needs "
-                f"{item * int(np.prod(shape, dtype=np.int64))}")
+                f"{needed}")
         if data_start + end > size:
             raise EngineError(
                 f"{self.path}: truncated: tensor '{name}' needs bytes up to {data_start + end} "
@@ -110,7 +139,7 @@ class SafetensorsFile:
         if info.dtype not in _NUMPY:
             raise EngineError(
                 f"{self.path}: tensor '{name}' has unsupported dtype {info.dtype} "
-                f"(supported: {', '.join(FLOAT_DTYPES)})")
+                f"(supported: {', '.join(FLOAT_DTYPES)}, and FP8/FP4 weights with block scales)")
         dt = np.dtype(_NUMPY[info.dtype]).newbyteorder("<")
         count = (info.end - info.begin) // dt.itemsize
         if count == 0:
@@ -130,6 +159,8 @@ def to_float32(arr: np.ndarray, dtype: str) -> np.ndarray:
     """Widen a stored array (F32/F16, or BF16 held as uint16) to native float32."""
     if dtype == "BF16":
         return (arr.astype(np.uint32) << 16).view(np.float32)
+    if dtype not in FLOAT_DTYPES:
+        raise ValueError(f"to_float32: {dtype} is not a float dtype")
     if dtype == "F32" and arr.dtype.isnative and arr.ctypes.data % 4 == 0:
         return arr
     return arr.astype(np.float32)

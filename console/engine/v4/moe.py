@@ -1,0 +1,76 @@
+"""DeepSeek-V4's MoE: one shared expert plus routed experts, hash-routed on the first layers.
+
+Router: ``u = W_gate h`` (float32); scores ``sqrt(softplus(u))`` | ``sigmoid(u)`` | ``softmax(u)``.
+Learned layers pick the top-k of ``scores + bias`` (the bias selects, never weighs; no expert
+groups); hash layers take the experts a frozen table gives the *token id*, ``tid2eid[id]``.
+Weights are the chosen scores, renormalised (``+ 1e-20``; see ``V4Config.renormalize``), times
+``routed_scaling_factor``. Experts and the shared expert are SwiGLU with the ``swiglu_limit``
+clamp (``gate <= L``, ``-L <= up <= L``) when the limit is > 0. Dispatch is the engine's
+(``ffn.dispatch_experts``) with the clamped activation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..ffn import dispatch_experts
+from ..ops import lin, pack, sigmoid, silu_mul, transposed
+from ..routing import _softmax, _topk
+from .config import V4Config
+
+
+def sqrt_softplus(u: np.ndarray) -> np.ndarray:
+    return np.sqrt(np.logaddexp(np.float32(0.0), u)).astype(np.float32)
+
+
+SCORES = {"sqrtsoftplus": sqrt_softplus, "sigmoid": sigmoid, "softmax": _softmax}
+
+
+def clamped_swiglu(limit: float):
+    """``silu(min(gate, L)) * clip(up, -L, L)`` (plain SwiGLU when ``limit`` <= 0)."""
+    if limit <= 0:
+        return silu_mul
+    L = np.float32(limit)
+
+    def act(gate: np.ndarray, up: np.ndarray) -> np.ndarray:
+        return silu_mul(np.minimum(gate, L), np.clip(up, -L, L))
+    return act
+
+
+class V4MoE:
+    def __init__(self, cfg: V4Config, w: dict[str, np.ndarray], hashed: bool) -> None:
+        self.cfg, self.hashed = cfg, hashed
+        self.E, self.k, self.inter = cfg.n_routed_experts, cfg.num_experts_per_tok, cfg.moe_intermediate_size
+        self.w_in = transposed(np.concatenate([w["gate"], w["shared_w1"], w["shared_w3"]]))
+        self.w_shared_down = transposed(w["shared_w2"])
+        self.bias = None if hashed else w["bias"].astype(np.float32)
+        self.tid2eid = w["tid2eid"].astype(np.int64) if hashed else None
+        self.gate_up, self.down = pack(w["experts_gate_up"]), pack(w["experts_down"])
+        self.score = SCORES[cfg.scoring_func]
+        self.act = clamped_swiglu(cfg.swiglu_limit)
+
+    def decode_arrays(self, batch: int = 1) -> list[np.ndarray]:
+        return [self.w_in, self.w_shared_down]
+
+    def expert_nbytes(self) -> int:
+        return self.gate_up[0].nbytes + self.down[0].nbytes
+
+    def expected_experts(self, batch: int) -> float:
+        return float(self.k) if batch <= 1 else self.E * (1.0 - (1.0 - self.k / self.E) ** batch)
+
+    def route(self, logits: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        scores = self.score(np.ascontiguousarray(logits))
+        idx = self.tid2eid[ids] if self.hashed else _topk(scores + self.bias, self.k)
+        w = np.take_along_axis(scores, idx, axis=1)
+        if self.cfg.renormalize:
+            w = w / (w.sum(axis=1, keepdims=True) + np.float32(1e-20))
+        return idx, (w * np.float32(self.cfg.routed_scaling_factor)).astype(np.float32)
+
+    def __call__(self, h: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """h (N, H), token ids (N,) -> (output (N, H), expert ids (N, k), weights (N, k))."""
+        E, I = self.E, self.inter
+        r = lin(h, self.w_in)
+        idx, w = self.route(r[:, :E], ids)
+        out = dispatch_experts(h, idx, w, self.gate_up, self.down, I, self.act)
+        out += lin(self.act(r[:, E:E + I], r[:, E + I:]), self.w_shared_down)
+        return out, idx, w
