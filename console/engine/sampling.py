@@ -1,8 +1,14 @@
 """Sampling: greedy, temperature, top-k, top-p, min-p, repetition penalty, seeds, stops.
 
-Order (as transformers' logits processors): repetition penalty on the raw logits, then (unless
-greedy) temperature, top-k, top-p, min-p, then a draw from the softmax with the request's own
-``np.random.Generator`` -- the same seed gives the same tokens.
+Order, on purpose the same as vLLM's sampler (the dialect ``moe-console serve`` speaks, so one
+request gives the same distribution there and here): repetition penalty on the raw logits, then
+(unless greedy) temperature, top-k and min-p (they commute: each keeps a set of the most likely
+tokens), then top-p over what is left, renormalised, then a draw from the result with the
+request's own ``np.random.Generator`` -- the same seed gives the same tokens.
+
+transformers applies top-p *before* min-p; the two orders differ when both are set. With
+probabilities [.4, .35, .25], ``top_p=0.5`` and ``min_p=0.7``: min-p keeps [.4, .35], renormalised
+[.53, .47], and top-p then keeps one token (vLLM and here); top-p first would keep two.
 """
 
 from __future__ import annotations
