@@ -11,7 +11,7 @@ weights read per token, achieved vs matrix-vector bandwidth, KV bytes per
 token and, when transformers + torch can run (in this interpreter, or in the
 one named by ``--reference-python`` / ``MOE_CONSOLE_REFERENCE_PYTHON``),
 transformers' own greedy decode speed on the same folder; then the ratios
-against the project's goals. The measuring lives in ``console.engine.bench``.
+against the project's goals. The measuring lives in ``console.enginebench``.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from console.engine import bench
+    from console import enginebench as bench
 
     if args.tokens < 2:
         raise UserError(f"--tokens must be at least 2 (got {args.tokens})")

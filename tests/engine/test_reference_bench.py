@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from console.cli import main
-from console.engine.bench import blas_threads
+from console.enginebench import blas_threads
 
 CASE = Path(__file__).resolve().parents[1] / "fixtures" / "reference" / "v3_qlora_yarn_interleave_groups"
 FAST = ["--tokens", "4", "--batch", "3", "--prefill", "16", "--reps", "1"]

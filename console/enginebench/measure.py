@@ -14,8 +14,8 @@ from ``time.perf_counter`` where the tokens are produced):
 - optionally transformers' own greedy ``generate`` tok/s on the same folder
   (eager attention, the same prompt, token count and thread count), and the
   engine/transformers ratio. transformers and torch run only in a child
-  interpreter (``ReferenceWorker``; this one if it has them, else
-  ``reference_python``), never imported here: the engine needs neither.
+  interpreter (:mod:`console.enginebench.reference`; this one if it has them,
+  else ``reference_python``), never imported here: the engine needs neither.
 
 The machine is noisy; the ratios are the point. The run is ``reps`` rounds of
 back-to-back measurements; every figure is the best over the rounds and every
@@ -28,8 +28,6 @@ from __future__ import annotations
 import json
 import os
 import struct
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -117,7 +115,7 @@ def bench_prompt(vocab_size: int, length: int, seed: int) -> list[int]:
     return np.random.default_rng(seed).integers(3, vocab_size, length).tolist()
 
 
-def _decode_rate(stamps: list[float]) -> float:
+def decode_rate(stamps: list[float]) -> float:
     """Tokens per second after the first token (which came out of prefill)."""
     if len(stamps) < 2 or stamps[-1] <= stamps[0]:
         return 0.0
@@ -126,7 +124,7 @@ def _decode_rate(stamps: list[float]) -> float:
 
 def engine_decode(model, prompt: list[int], tokens: int) -> float:
     """One batch-1 greedy decode through ``Model.generate``: tok/s after the first token."""
-    return _decode_rate([time.perf_counter() for _ in model.generate(prompt, tokens)])
+    return decode_rate([time.perf_counter() for _ in model.generate(prompt, tokens)])
 
 
 def engine_prefill(model, length: int, reps: int = 3) -> dict:
@@ -178,112 +176,6 @@ def _run_loop(loop, prompts, tokens, sampling_cls) -> list[list[float]]:
     return stamps
 
 
-class ReferenceWorker:
-    """transformers' greedy ``generate`` on the same folder, run by a child
-    interpreter (one with torch + transformers) so that its threads never
-    compete with the engine's; one ``run()`` = one timed generation, so the
-    caller can alternate engine and reference runs under the same load."""
-
-    def __init__(self, python: str, path: str, prompt: list[int], tokens: int, threads: int) -> None:
-        root = str(Path(__file__).resolve().parents[2])
-        env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
-        cmd = [python, "-m", "console.engine.bench", "--reference-worker", path, str(tokens), str(threads),
-               ",".join(map(str, prompt))]
-        try:
-            self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                          stderr=subprocess.PIPE, text=True, env=env)
-        except OSError as exc:
-            raise ReferenceUnavailable(f"cannot run {python}: {exc.strerror}") from None
-        self.info = self._reply()
-
-    def _reply(self) -> dict:
-        line = self._proc.stdout.readline()
-        if not line:
-            self._proc.wait()
-            last = (self._proc.stderr.read().strip().splitlines() or ["no output"])[-1]
-            raise ReferenceUnavailable(last)
-        return json.loads(line)
-
-    def run(self) -> float:
-        self._proc.stdin.write("run\n")
-        self._proc.stdin.flush()
-        return float(self._reply()["tok_s"])
-
-    def close(self) -> None:
-        if self._proc.poll() is None:
-            try:
-                self._proc.stdin.close()
-                self._proc.wait(timeout=30)
-            except (OSError, subprocess.TimeoutExpired):
-                self._proc.kill()
-
-
-def start_reference(mode: str, python: str | None, path: str, prompt, tokens, threads):
-    """A ``ReferenceWorker`` per ``mode`` (auto | on | off), or ``(None, reason)``.
-    The worker runs in ``python``, else in this interpreter when it has torch
-    and transformers. In mode ``on`` an unavailable reference raises."""
-    if mode == "off":
-        return None, "disabled (--reference off)"
-    if not python:
-        from importlib.util import find_spec
-
-        missing = [name for name in ("torch", "transformers") if find_spec(name) is None]
-        if missing:
-            reason = (f"{' and '.join(missing)} not importable here; pass --reference-python "
-                      "or set MOE_CONSOLE_REFERENCE_PYTHON")
-            if mode == "on":
-                raise ReferenceUnavailable(reason)
-            return None, reason
-        python = sys.executable
-    try:
-        return ReferenceWorker(python, path, prompt, tokens, threads), None
-    except ReferenceUnavailable as exc:
-        if mode == "on":
-            raise
-        return None, str(exc)
-
-
-def _serve_reference(path: str, tokens: int, threads: int, prompt: list[int], warmup: int = 4) -> int:
-    """The child side of ``ReferenceWorker``: load, warm up, print one JSON
-    line; then one timed ``generate`` per ``run`` line read from stdin."""
-    import torch
-    import transformers
-    from transformers.generation.streamers import BaseStreamer
-
-    class StampStreamer(BaseStreamer):
-        def __init__(self):
-            self.stamps: list[float] = []
-            self.calls = 0
-
-        def put(self, value):
-            self.calls += 1
-            if self.calls > 1:  # the first call carries the prompt
-                self.stamps.append(time.perf_counter())
-
-        def end(self):
-            pass
-
-    torch.set_num_threads(threads)
-    model = transformers.AutoModelForCausalLM.from_pretrained(
-        path, dtype=torch.float32, attn_implementation="eager").eval()
-    ids = torch.tensor([prompt])
-    experts = getattr(model.config, "_experts_implementation", None) or "default"
-    with torch.inference_mode():
-        model.generate(ids, do_sample=False, max_new_tokens=warmup, min_new_tokens=warmup)
-        print(json.dumps({"threads": torch.get_num_threads(), "tokens": tokens,
-                          "implementation": f"transformers {transformers.__version__} / torch "
-                                            f"{torch.__version__}, eager attention, experts {experts}"}),
-              flush=True)
-        for line in sys.stdin:
-            if line.strip() != "run":
-                break
-            streamer = StampStreamer()
-            model.generate(ids, do_sample=False, max_new_tokens=tokens, min_new_tokens=tokens,
-                           streamer=streamer)
-            print(json.dumps({"tok_s": _decode_rate(streamer.stamps)}), flush=True)
-    return 0
-
-
 def run_bench(path, *, tokens: int = 48, reference: str = "auto", reference_python: str | None = None,
               batch: int = 16, prefill_len: int = 512, reps: int = 3, threads: int | None = None,
               log=lambda message: None) -> dict:
@@ -305,6 +197,8 @@ def run_bench(path, *, tokens: int = 48, reference: str = "auto", reference_pyth
 
 
 def _run_bench(path, tokens, reference, reference_python, batch, prefill_len, reps, threads, log) -> dict:
+    from .reference import start_reference
+
     from console.engine import GenerationLoop, SamplingParams, load_model
 
     model = load_model(path)  # no progress line before this: a bad folder is one line of error
@@ -378,9 +272,3 @@ def _run_bench(path, tokens, reference, reference_python, batch, prefill_len, re
     return result
 
 
-if __name__ == "__main__":
-    if len(sys.argv) == 6 and sys.argv[1] == "--reference-worker":
-        _path, _tokens, _threads, _prompt = sys.argv[2:]
-        sys.exit(_serve_reference(_path, int(_tokens), int(_threads), [int(t) for t in _prompt.split(",")]))
-    print("usage: moe-console bench --engine PATH", file=sys.stderr)
-    sys.exit(2)
