@@ -29,6 +29,9 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         raise PerfDataError(f"{path}: file not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise PerfDataError(f"{path}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise PerfDataError(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
+                            f"{exc.start}); TOML files must be UTF-8") from None
     except OSError as exc:
         raise PerfDataError(f"{path}: {exc.strerror or exc}") from None
 

@@ -45,3 +45,17 @@ def test_bad_price_file_is_one_line_naming_the_file(tmp_path, text, message):
     with pytest.raises(PerfDataError, match=message) as info:
         load_price_file(path)
     assert "\n" not in str(info.value)
+
+
+def test_a_non_utf8_prices_file_is_one_line_through_the_cli(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    bad = tmp_path / "prices.toml"
+    bad.write_bytes(b"\xff\xfe[h100]\nusd_per_hour = 2\n")
+    env = {**os.environ, "MOE_CONSOLE_PRICES": str(bad), "MOE_CONSOLE_HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "console.cli", "compare"], capture_output=True, text=True, env=env)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (f"moe-console: error: {bad}: not UTF-8 text (byte 0xff at offset 0); "
+                                   "TOML files must be UTF-8")
