@@ -322,7 +322,7 @@ class PluginHost:
             from console.modeled import backend_class_for
 
             return backend_class_for(spec)
-        except Exception as exc:  # noqa: BLE001 - a host part in progress must not break plugins
+        except Exception as exc:  # noqa: BLE001 - a spec the perf model cannot take fails only its plugin
             raise PluginError(
                 f"modeled backend for hardware {spec.name!r} unavailable: {describe_error(exc)}"
             ) from exc

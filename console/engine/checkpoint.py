@@ -199,6 +199,3 @@ class Checkpoint:
 
     def dtype(self, name: str) -> str:
         return self.info(name).dtype
-
-    def total_bytes(self) -> int:
-        return sum(f.size for f in self.files)
