@@ -129,7 +129,11 @@ class GenerationLoop:
                     if self._closed:
                         break
                     self._end_cancelled_waiting()
-                    running = self._drop_cancelled(running)
+                    running, dropped = self._split_cancelled(running)
+                    self.stats.running = len(running)  # before the cancelled hear they ended
+                    for state, handle in dropped:
+                        self._end(state, handle, "cancelled")
+                        self._retire(state, handle)
                     while self._pending and len(running) < self.max_batch:
                         running.append(self._admit(*self._pending.popleft()))
                     self.stats.waiting = len(self._pending)
@@ -195,15 +199,13 @@ class GenerationLoop:
                     kept.append((state, handle))
             self._pending = kept
 
-    def _drop_cancelled(self, group):
-        kept = []
-        for state, handle in group:
-            if handle.cancelled:
-                self._end(state, handle, "cancelled")
-                self._retire(state, handle)
-            else:
-                kept.append((state, handle))
-        return kept
+    @staticmethod
+    def _split_cancelled(group):
+        """``group`` split into (still wanted, cancelled)."""
+        kept, dropped = [], []
+        for pair in group:
+            (dropped if pair[1].cancelled else kept).append(pair)
+        return kept, dropped
 
     def _guarded(self, group, fn) -> None:
         try:
