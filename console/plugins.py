@@ -6,10 +6,17 @@ distribution name and version) **without importing them**. A plugin is imported
 the first time it is needed: :meth:`PluginHost.load_all`, or a backend lookup
 (:meth:`PluginHost.backends`, :meth:`PluginHost.create`).
 
-Loading one plugin: import its entry point; check its ``MOE_CONSOLE_API`` string
-with :func:`console.api.is_compatible` (a plugin that does not declare it is
-taken as built for ``"1.0"``, the first API, and listed with
-``api_declared=False``); register it with pluggy; call its hooks, and only its
+API versions: discovery reads each plugin's declared API version from its
+distribution's metadata (an entry point of the same name in the group
+``moe_console.api``, see :mod:`console.api.version`) and marks a plugin built
+for an incompatible API ``incompatible`` **before importing it**. After import,
+a ``MOE_CONSOLE_API`` module attribute is checked the same way. A plugin that
+declares neither is loaded (as built for this host's major version) and listed
+with ``api_version=None``: ``moe-console plugins`` shows it as undeclared.
+
+Loading one plugin: import its entry point; check its API version; register it
+with pluggy (a deprecated hook it implements raises pluggy's ``warn_on_impl``
+warning, kept in ``PluginRecord.warnings``); call its hooks, and only its
 hooks; validate what it registered. Each :class:`HardwareSpec` becomes a modeled
 backend through ``console.modeled.backend_class_for`` (imported lazily).
 
@@ -32,6 +39,7 @@ from __future__ import annotations
 import inspect
 import os
 import re
+import warnings
 from dataclasses import dataclass, field, fields
 from importlib import metadata
 from typing import Any, AsyncIterator, Iterable, Literal, get_args
@@ -39,7 +47,9 @@ from typing import Any, AsyncIterator, Iterable, Literal, get_args
 import pluggy
 
 from console.api import (
+    API_GROUP,
     API_VERSION,
+    BACKEND_KINDS,
     PROJECT_NAME,
     Backend,
     BackendError,
@@ -55,16 +65,15 @@ from console.api import (
     Started,
     TextDelta,
     Usage,
+    declaration_problems,
     is_compatible,
 )
 from console.api import hookspecs
+from console.api.version import version_from_reference
 
 Status = Literal["not loaded", "loaded", "failed", "disabled", "incompatible"]
 ALLOW_ENV = "MOE_CONSOLE_PLUGINS"
 DENY_ENV = "MOE_CONSOLE_DISABLE_PLUGINS"
-#: API version assumed for a plugin module without a ``MOE_CONSOLE_API`` attribute.
-ASSUMED_API_VERSION = "1.0"
-_KINDS = ("local", "modeled", "remote")
 _EVENT_TYPES = get_args(Event)
 
 
@@ -84,6 +93,9 @@ class PluginRecord:
     hardware: tuple[str, ...] = ()
     api_version: str | None = None
     api_declared: bool = False
+    #: where the version was read: "metadata" (before import), "module" (MOE_CONSOLE_API) or None
+    api_source: str | None = None
+    warnings: tuple[str, ...] = ()
     entry_point: metadata.EntryPoint | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
@@ -188,6 +200,9 @@ class PluginHost:
                 record.status, record.error = "disabled", f"not in {ALLOW_ENV}"
             elif _named_in(record, deny_set):
                 record.status, record.error = "disabled", f"listed in {DENY_ENV}"
+            _read_declared_api(record, dist)
+            if record.status == "not loaded":
+                _api_ok(record)  # an incompatible declaration is refused here, unimported
             records.append(record)
         return cls(records)
 
@@ -213,6 +228,8 @@ class PluginHost:
     def _load(self, record: PluginRecord) -> None:
         if record.status != "not loaded" or record.entry_point is None:
             return
+        if not _api_ok(record):  # refused from its metadata: never imported
+            return
         try:
             plugin = record.entry_point.load()
         except (Exception, SystemExit) as exc:  # noqa: BLE001 - any import failure is the plugin's
@@ -221,7 +238,10 @@ class PluginHost:
         if not self._check_api(record, plugin):
             return
         try:
-            self._pm.register(plugin, name=record.name)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", DeprecationWarning)
+                self._pm.register(plugin, name=record.name)
+            record.warnings += tuple(" ".join(str(w.message).split()) for w in caught)
             record.hooks = tuple(sorted(h.name for h in self._pm.get_hookcallers(plugin) or ()))
             self._check_hooks(plugin)
             backends, specs = self._call_hooks(plugin)
@@ -244,18 +264,12 @@ class PluginHost:
         if declared is None:
             module = inspect.getmodule(plugin)
             declared = getattr(module, "MOE_CONSOLE_API", None) if module else None
-        record.api_declared = declared is not None
-        record.api_version = str(declared) if declared is not None else ASSUMED_API_VERSION
-        if is_compatible(record.api_version, API_VERSION):
-            return True
-        major = API_VERSION.partition(".")[0]
-        record.status = "incompatible"
-        record.error = (
-            f"built for plugin API {record.api_version!r}; this console supports "
-            f"{major}.0 to {API_VERSION}: install a release of {record.distribution} "
-            f"made for API {major}.x"
-        )
-        return False
+        if declared is not None and record.api_source != "metadata":
+            record.api_version, record.api_declared, record.api_source = str(declared), True, "module"
+        elif declared is not None and str(declared) != record.api_version:
+            record.warnings += (f"MOE_CONSOLE_API {str(declared)!r} differs from the metadata's "
+                                f"{record.api_version!r}; the metadata's is used",)
+        return _api_ok(record)
 
     def _check_hooks(self, plugin: object) -> None:
         for caller in self._pm.get_hookcallers(plugin) or ():
@@ -300,9 +314,11 @@ class PluginHost:
                 raise PluginError(f"{cls.__name__} has no info = BackendInfo(...)")
             if inspect.isabstract(cls):
                 raise PluginError(f"backend {info.name!r} does not implement stream()")
-            if info.kind not in _KINDS:
-                raise PluginError(f"backend {info.name!r} has kind {info.kind!r}; use one of {_KINDS}")
-            _check_options(info.name, cls.options)
+            if info.kind not in BACKEND_KINDS:
+                raise PluginError(f"backend {info.name!r} has kind {info.kind!r}; use one of {BACKEND_KINDS}")
+            problems = declaration_problems(getattr(cls, "options", None))
+            if problems:
+                raise PluginError(f"backend {info.name!r}: {problems[0]}")
             owner = self._entries.get(info.name)
             if owner is not None or any(e.name == info.name for e in entries):
                 by = owner.plugin if owner is not None else plugin_name
@@ -397,16 +413,28 @@ class PluginHost:
         yield Failed(error=error, partial_text="".join(texts), usage=usage, at=at, clock=clock)
 
 
-def _check_options(backend: str, options: Any) -> None:
-    if not isinstance(options, tuple) or not all(isinstance(o, Option) for o in options):
-        raise PluginError(f"backend {backend!r}: options must be a tuple of console.api.Option")
-    names = [o.name for o in options]
-    if len(set(names)) != len(names):
-        raise PluginError(f"backend {backend!r} declares an option twice: {names}")
-    for option in options:
-        if not option.help.strip():
-            raise PluginError(f"backend {backend!r}: option {option.name!r} has no help text")
-        try:
-            option.parse(option.default)
-        except OptionError as exc:
-            raise PluginError(f"backend {backend!r}: default of {exc}") from None
+def _read_declared_api(record: PluginRecord, dist: metadata.Distribution | None) -> None:
+    """The API version the distribution's metadata declares for this plugin, if any."""
+    if dist is None:
+        return
+    for ep in dist.entry_points.select(group=API_GROUP, name=record.name):
+        version = version_from_reference(ep.value)
+        if version is None:
+            record.warnings += (f"{API_GROUP} entry {ep.value!r} is not of the form "
+                                f"'console.api.version:v1_0'; ignored",)
+        else:
+            record.api_version, record.api_declared, record.api_source = version, True, "metadata"
+
+
+def _api_ok(record: PluginRecord) -> bool:
+    """True when the plugin's declared API (if any) runs on this host; else marks it incompatible."""
+    if record.api_version is None or is_compatible(record.api_version, API_VERSION):
+        return True
+    major = API_VERSION.partition(".")[0]
+    record.status = "incompatible"
+    record.error = (
+        f"built for plugin API {record.api_version!r}; this console supports "
+        f"{major}.0 to {API_VERSION}: install a release of {record.distribution} "
+        f"made for API {major}.x"
+    )
+    return False

@@ -13,16 +13,31 @@ Public API: :func:`load_model`, :class:`Model` (``config``, ``tokenizer``, ``log
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from .checkpoint import Checkpoint
-from .config import ModelConfig, load_config
 from .errors import EngineError
-from .generation import Step, StepStream
-from .loop import GenerationLoop, Handle
-from .model import Model
-from .sampling import SamplingParams
-from .tensors import check_checkpoint
+
+if TYPE_CHECKING:
+    from .model import Model
+
+#: Public names and the module that defines each: imported on first use, so that
+#: ``console.engine.config.context_window`` (and this package) never pull numpy.
+_LAZY = {
+    "Checkpoint": "checkpoint", "ModelConfig": "config", "load_config": "config", "Step": "generation",
+    "StepStream": "generation", "GenerationLoop": "loop", "Handle": "loop", "Model": "model",
+    "SamplingParams": "sampling", "check_checkpoint": "tensors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "EngineError", "GenerationLoop", "Handle", "Model", "ModelConfig", "SamplingParams", "Step",
@@ -44,6 +59,11 @@ def load_model(path: str | Path | None = None, *, fold: str = "auto") -> Model:
     projection and W_UV into o_proj ("auto": when that reads at most ~256 KB more per layer).
     Raises EngineError (one line naming file and tensor) for anything wrong with the folder.
     """
+    from .checkpoint import Checkpoint
+    from .config import load_config
+    from .model import Model
+    from .tensors import check_checkpoint
+
     if fold not in ("auto", "always", "never"):
         raise EngineError(f"fold must be 'auto', 'always' or 'never', got {fold!r}")
     if path is None:
