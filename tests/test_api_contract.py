@@ -36,7 +36,7 @@ def test_options_parse_strings_and_reject_bad_values():
         resolve_options(opts, {"colour": "red"})
     with pytest.raises(OptionError, match="'concurrency' = 'many': must be an integer"):
         resolve_options(opts, {"concurrency": "many"})
-    with pytest.raises(OptionError, match="'price' = inf: must be a number >= 0"):
+    with pytest.raises(OptionError, match="'price' = 'inf': must be a number >= 0"):
         resolve_options(opts, {"price": "inf"})
 
 
