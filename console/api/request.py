@@ -89,7 +89,7 @@ SAMPLING_RULES: dict[str, SamplingRule] = {
     "min_p": SamplingRule("float", "must be in [0, 1] (0 = off)", low=0.0, high=1.0),
     "repetition_penalty": SamplingRule("float", "must be a finite number > 0 (1 = off)", low=0.0, low_open=True),
     "max_tokens": SamplingRule("int", "must be at least 1", low=1),
-    "seed": SamplingRule("seed", "must be an integer >= 0, or empty for a random seed", low=0, high=2**64 - 1),
+    "seed": SamplingRule("seed", "must be an integer >= 0 (none: a random seed)", low=0, high=2**64 - 1),
     "stop": SamplingRule("stops", "must be a list of strings"),
 }
 

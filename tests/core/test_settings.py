@@ -173,7 +173,7 @@ def test_backend_options_checked_against_declared_options():
 @pytest.mark.parametrize("line, shown, rule", [
     ("temperature = nan", "nan", "must be a finite number >= 0 (0 = greedy)"),
     ("top_p = nan", "nan", "must be in (0, 1]"),
-    ("seed = -1", "-1", "must be an integer >= 0, or empty for a random seed"),
+    ("seed = -1", "-1", "must be an integer >= 0 (none: a random seed)"),
     ("temperature = inf", "inf", "must be a finite number >= 0 (0 = greedy)"),
     ("repetition_penalty = 0", "0", "must be a finite number > 0 (1 = off)"),
 ])
