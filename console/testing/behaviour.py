@@ -25,24 +25,26 @@ from console.testing.runner import check_reply
 
 #: Longest acceptable event-loop stall while a backend streams.
 STALL_BOUND_S = 0.010
-#: A stall must recur this many times to count: one scheduler hiccup of a busy
-#: machine is not the backend's, a stall per token is.
-STALL_REPEATS = 3
 _TICK_S = 0.001
 
 
 class LoopStalls:
-    """Measures how late a 1 ms ticker on the running loop wakes up (``async with``)."""
+    """Measures how late a 1 ms ticker on the running loop wakes up (``async with``).
+
+    ``stalls`` are the delays past each tick; the one still running when the
+    block ends is counted too (a stream that never yields to the loop is one
+    long stall)."""
 
     def __init__(self) -> None:
         self.stalls: list[float] = []
         self._task: asyncio.Task[None] | None = None
+        self._since = 0.0
 
     async def _tick(self) -> None:
         while True:
-            before = time.monotonic()
+            self._since = time.monotonic()
             await asyncio.sleep(_TICK_S)
-            self.stalls.append(max(time.monotonic() - before - _TICK_S, 0.0))
+            self.stalls.append(max(time.monotonic() - self._since - _TICK_S, 0.0))
 
     async def __aenter__(self) -> LoopStalls:
         self._task = asyncio.create_task(self._tick())
@@ -51,29 +53,31 @@ class LoopStalls:
 
     async def __aexit__(self, *exc: object) -> None:
         assert self._task is not None
+        self.stalls.append(max(time.monotonic() - self._since - _TICK_S, 0.0))
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
 
-    def repeated(self, repeats: int = STALL_REPEATS) -> float:
-        """The ``repeats``-th longest stall (0 when there were fewer ticks)."""
-        ordered = sorted(self.stalls, reverse=True)
-        return ordered[repeats - 1] if len(ordered) >= repeats else 0.0
+    def stalled(self, bound_s: float) -> float:
+        """Seconds spent in stalls longer than ``bound_s``."""
+        return sum(s for s in self.stalls if s > bound_s)
 
 
 async def check_loop_not_blocked(backend: Backend, request: Request, *, bound_s: float = STALL_BOUND_S,
                                  timeout_s: float = 60.0) -> list[Any]:
-    """Stream ``request`` while timing the event loop; fail when it stalls for
-    more than ``bound_s`` again and again. Stream once before (the kit's other
-    checks do) so that one-time warm-up work is not measured."""
-    async with LoopStalls() as stalls:
-        events = await check_reply(backend, request, timeout_s)
-    worst = stalls.repeated()
-    if worst > bound_s:
-        raise ConformanceError(
-            f"{backend.info.name}: the event loop stalled {len([s for s in stalls.stalls if s > bound_s])} times "
-            f"for up to {1000 * max(stalls.stalls):.0f} ms while streaming (bound {1000 * bound_s:.0f} ms): "
-            "stream() runs blocking code; move it to a thread (asyncio.to_thread)")
-    return events
+    """Stream ``request`` while timing the event loop; fail when stalls longer
+    than ``bound_s`` add up to more than twice ``bound_s``, in two runs (one
+    scheduler hiccup of a busy machine is not the backend's; blocking code in
+    ``stream`` stalls every run). Stream once before (the kit's other checks do)
+    so that one-time warm-up work is not measured."""
+    for attempt in range(2):
+        async with LoopStalls() as stalls:
+            events = await check_reply(backend, request, timeout_s)
+        if stalls.stalled(bound_s) <= 2 * bound_s:
+            return events
+    raise ConformanceError(
+        f"{backend.info.name}: the event loop stalled {len([s for s in stalls.stalls if s > bound_s])} times "
+        f"for up to {1000 * max(stalls.stalls):.0f} ms while streaming (bound {1000 * bound_s:.0f} ms): "
+        "stream() runs blocking code; move it to a thread (asyncio.to_thread)")
 
 
 async def check_concurrent_streams(backend: Backend, first: Request, second: Request,
