@@ -146,7 +146,9 @@ def _named_in(record: PluginRecord, names: set[str]) -> bool:
 class PluginHost:
     """Discovers, loads and isolates plugins; hands out backends. See the module doc."""
 
-    def __init__(self, records: Iterable[PluginRecord]) -> None:
+    def __init__(self, records: Iterable[PluginRecord], *, extra_hookspecs: Iterable[object] = ()) -> None:
+        """``extra_hookspecs``: more hookspec modules (or classes) beside
+        :mod:`console.api.hookspecs`, e.g. to test a hook's deprecation path."""
         self._records: dict[str, PluginRecord] = {}
         for record in records:
             if record.name in self._records:
@@ -161,6 +163,8 @@ class PluginHost:
                 self._records[record.name] = record
         self._pm = pluggy.PluginManager(PROJECT_NAME)
         self._pm.add_hookspecs(hookspecs)
+        for extra in extra_hookspecs:
+            self._pm.add_hookspecs(extra)
         self._entries: dict[str, BackendEntry] = {}
         self._plugin_of_class: dict[type, str] = {}
 
@@ -172,6 +176,7 @@ class PluginHost:
         deny: Iterable[str] | None = None,
         *,
         distributions: Iterable[metadata.Distribution] | None = None,
+        extra_hookspecs: Iterable[object] = (),
     ) -> PluginHost:
         """List plugins from package metadata without importing anything.
 
@@ -204,7 +209,7 @@ class PluginHost:
             if record.status == "not loaded":
                 _api_ok(record)  # an incompatible declaration is refused here, unimported
             records.append(record)
-        return cls(records)
+        return cls(records, extra_hookspecs=extra_hookspecs)
 
     @property
     def plugins(self) -> list[PluginRecord]:
