@@ -1,6 +1,6 @@
 """The example plugin packages, pip-installed from their folders as an author would:
 discovered by entry point, listed by `moe-console plugins`, usable in `generate
---backend`, and gone once removed.
+--backend` and from the TUI's backend picker, and gone once removed.
 
 They are installed with ``pip install --no-deps --no-build-isolation --target``
 (offline, seconds) into a temporary folder put on ``PYTHONPATH``; the console is
@@ -106,3 +106,45 @@ def test_removed_packages_are_gone(site, tmp_path):
     assert out.returncode == 0, out.stderr
     names = {p["name"] for p in json.loads(out.stdout)["plugins"]}
     assert not names & set(PACKAGES) and "local" in names
+
+
+async def until(pilot, predicate, what: str, timeout_s: float = 60.0) -> None:
+    """Wait on the app's state (not a deadline close to the run time)."""
+    import time
+
+    end = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < end, f"timed out waiting for {what}"
+        await pilot.pause(0.02)
+
+
+async def test_in_the_tui_picker_and_usable_from_it(site, tmp_path, monkeypatch):
+    from textual.widgets import DataTable
+
+    from console.api import Sampling
+    from console.settings import Settings
+    from console.tui.app import ConsoleApp
+    from console.tui.screens.backends import BackendPicker
+
+    monkeypatch.setenv("MOE_CONSOLE_HOME", str(tmp_path / "home"))
+    monkeypatch.syspath_prepend(str(site))
+    dists = [*metadata.distributions(path=[str(site)])]
+    host = PluginHost.discover(allow=[*PACKAGES, "local"], deny=[], distributions=dists + [
+        d for d in metadata.distributions() if d.metadata["Name"] == "moe-console"])
+    settings = Settings(default_backend="local", sampling=Sampling(max_tokens=6, temperature=0.0),
+                        backend_options={"replay": {"speed": 50.0}})
+    app = ConsoleApp(host=host, store_path=tmp_path / "c.db", settings=settings)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("ctrl+b")
+        await until(pilot, lambda: isinstance(app.screen, BackendPicker), "the picker")
+        table = app.screen.query_one(DataTable)
+        names = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+        assert {"echo", "mi325x", "replay", "local"} <= set(names)
+        table.move_cursor(row=names.index("replay"))
+        await pilot.press("enter")
+        await until(pilot, lambda: app.session.backend_name == "replay", "the switch")
+        await pilot.press(*"hello", "enter")
+        await until(pilot, lambda: app.session.conversation is not None
+                    and app.session.conversation.messages[-1].status == "complete", "the reply")
+        reply = app.session.conversation.messages[-1]
+    assert reply.backend == "replay" and reply.content.startswith("Here's the")
