@@ -148,3 +148,11 @@ async def test_in_the_tui_picker_and_usable_from_it(site, tmp_path, monkeypatch)
                     and app.session.conversation.messages[-1].status == "complete", "the reply")
         reply = app.session.conversation.messages[-1]
     assert reply.backend == "replay" and reply.content.startswith("Here's the")
+
+
+def test_the_hardware_example_is_a_compare_column(site, tmp_path):
+    out = cli("compare", "--json", site=site, home=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "mi325x" in json.loads(out.stdout)["backends"]
+    table = cli("compare", site=site, home=tmp_path).stdout
+    assert "AMD Instinct MI325X" in table
