@@ -47,8 +47,6 @@ from typing import Any, AsyncIterator, Iterable, Literal, get_args
 import pluggy
 
 from console.api import (
-    API_GROUP,
-    API_VERSION,
     BACKEND_KINDS,
     PROJECT_NAME,
     Backend,
@@ -66,10 +64,9 @@ from console.api import (
     TextDelta,
     Usage,
     declaration_problems,
-    is_compatible,
 )
 from console.api import hookspecs
-from console.api.version import version_from_reference
+from console.plugin_versions import api_ok, read_declared_api
 
 Status = Literal["not loaded", "loaded", "failed", "disabled", "incompatible"]
 ALLOW_ENV = "MOE_CONSOLE_PLUGINS"
@@ -205,9 +202,9 @@ class PluginHost:
                 record.status, record.error = "disabled", f"not in {ALLOW_ENV}"
             elif _named_in(record, deny_set):
                 record.status, record.error = "disabled", f"listed in {DENY_ENV}"
-            _read_declared_api(record, dist)
+            read_declared_api(record, dist)
             if record.status == "not loaded":
-                _api_ok(record)  # an incompatible declaration is refused here, unimported
+                api_ok(record)  # an incompatible declaration is refused here, unimported
             records.append(record)
         return cls(records, extra_hookspecs=extra_hookspecs)
 
@@ -233,7 +230,7 @@ class PluginHost:
     def _load(self, record: PluginRecord) -> None:
         if record.status != "not loaded" or record.entry_point is None:
             return
-        if not _api_ok(record):  # refused from its metadata: never imported
+        if not api_ok(record):  # refused from its metadata: never imported
             return
         try:
             plugin = record.entry_point.load()
@@ -274,7 +271,7 @@ class PluginHost:
         elif declared is not None and str(declared) != record.api_version:
             record.warnings += (f"MOE_CONSOLE_API {str(declared)!r} differs from the metadata's "
                                 f"{record.api_version!r}; the metadata's is used",)
-        return _api_ok(record)
+        return api_ok(record)
 
     def _check_hooks(self, plugin: object) -> None:
         for caller in self._pm.get_hookcallers(plugin) or ():
@@ -416,30 +413,3 @@ class PluginHost:
             if inner is not None and hasattr(inner, "aclose"):
                 await inner.aclose()
         yield Failed(error=error, partial_text="".join(texts), usage=usage, at=at, clock=clock)
-
-
-def _read_declared_api(record: PluginRecord, dist: metadata.Distribution | None) -> None:
-    """The API version the distribution's metadata declares for this plugin, if any."""
-    if dist is None:
-        return
-    for ep in dist.entry_points.select(group=API_GROUP, name=record.name):
-        version = version_from_reference(ep.value)
-        if version is None:
-            record.warnings += (f"{API_GROUP} entry {ep.value!r} is not of the form "
-                                f"'console.api.version:v1_0'; ignored",)
-        else:
-            record.api_version, record.api_declared, record.api_source = version, True, "metadata"
-
-
-def _api_ok(record: PluginRecord) -> bool:
-    """True when the plugin's declared API (if any) runs on this host; else marks it incompatible."""
-    if record.api_version is None or is_compatible(record.api_version, API_VERSION):
-        return True
-    major = API_VERSION.partition(".")[0]
-    record.status = "incompatible"
-    record.error = (
-        f"built for plugin API {record.api_version!r}; this console supports "
-        f"{major}.0 to {API_VERSION}: install a release of {record.distribution} "
-        f"made for API {major}.x"
-    )
-    return False
