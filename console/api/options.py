@@ -212,7 +212,8 @@ def declaration_problems(options: Any) -> list[str]:
         except OptionError as exc:
             problems.append(f"invalid default: {exc}")
             continue
-        if parsed != opt.default or isinstance(parsed, bool) != isinstance(opt.default, bool):
+        expected = os.path.expanduser(opt.default) if opt.type == "path" else opt.default
+        if parsed != expected or isinstance(parsed, bool) != isinstance(opt.default, bool):
             problems.append(f"default of {opt.name!r} is not of type {opt.type}")
         elif opt.type in ("int", "float", "bool") and opt.parse(str(opt.default)) != opt.default:
             problems.append(f"default of {opt.name!r} does not survive a CLI/TOML string round trip")
