@@ -32,7 +32,7 @@ from typing import Any, Callable, Iterable
 from console.api import Backend, Cost, Event, Failed, Message, OptionError, PluginError, Request, Sampling, Timing, Usage
 from console.metrics import Metrics
 from console.reply import ReplyStream, one_line
-from console.settings import Settings, validate_backend_options
+from console.settings import Settings
 from console.store import DEFAULT_TITLE, ConversationRecord, Store
 
 #: Length of a title made from the first user turn.
@@ -81,12 +81,13 @@ def _title(text: str) -> str:
 
 
 def _context_window(backend: Backend) -> int | None:
-    for value in (getattr(backend, "context_window", None),
-                  getattr(backend, "settings", {}).get("context_window"),
-                  getattr(backend, "settings", {}).get("max_context_tokens")):
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            return value
-    return None
+    """``backend.context_window`` (part of the Backend contract) when it is a
+    positive int; ``None`` when unknown or when the plugin's property fails."""
+    try:
+        value = backend.context_window
+    except Exception:  # noqa: BLE001 - plugin code must not break the session
+        return None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 class ChatSession:
@@ -111,6 +112,8 @@ class ChatSession:
         self._conversation_id: int | None = None
         self._sampling = settings.sampling
         self._backend_name = self._pick_default(settings.default_backend)
+        for name in settings.backend_options:  # bad [backends.*] values are reported at start-up
+            self.problems.extend(self.option_problems(name))
 
     def _pick_default(self, name: str) -> str:
         try:
@@ -194,8 +197,7 @@ class ChatSession:
         given = self.settings.options_for(name)
         entry = self.host.entry(name) if hasattr(self.host, "entry") else None
         if entry is not None:
-            given, problems = validate_backend_options(name, entry.options, given)
-            self.problems.extend(problems)
+            given, _ = self.settings.checked_options(name, entry.options)  # problems: option_problems()
         try:
             backend = self.host.create(name, **given)
         except OptionError as exc:
@@ -205,15 +207,27 @@ class ChatSession:
         self.metrics.describe(name, context_window=_context_window(backend), model=backend.info.model)
         return backend
 
+    def option_problems(self, name: str) -> list[str]:
+        """One line per refused key of ``[backends.<name>]`` (file:line:col, table,
+        key, value, rule), or a line saying no backend has that name."""
+        if not self.settings.options_for(name):
+            return []
+        try:
+            entry = self.host.entry(name)
+        except Exception as exc:  # noqa: BLE001 - PluginError: an unknown or broken backend
+            return [f"[backends.{name}] ignored: {one_line(exc)}"]
+        return self.settings.checked_options(name, entry.options)[1]
+
     @property
     def busy(self) -> bool:
         """True while a reply (or a compare run) is streaming."""
         return (self._reply is not None and not self._reply.done.is_set()) or bool(self._compares)
 
-    async def switch_backend(self, name: str) -> None:
+    async def switch_backend(self, name: str) -> list[str]:
         """Make ``name`` current. The backend is created first (unknown name ->
         ``PluginError``, nothing changes); then an in-flight reply is cancelled
-        (kept as cancelled) and waited for. The next turn runs on ``name``."""
+        (kept as cancelled) and waited for. The next turn runs on ``name``.
+        Returns :meth:`option_problems` of ``name``, for the screen to show."""
         self._create(name)
         reply = self._reply
         if reply is not None and reply.cancel():
@@ -221,6 +235,7 @@ class ChatSession:
         self._backend_name = name
         if self._conversation_id is not None:
             self.store.set_backend(self._conversation_id, name)
+        return self.option_problems(name)
 
     # ------------------------------------------------------------ turns
 

@@ -12,7 +12,7 @@ import math
 from collections import deque
 from typing import Sequence
 
-from console.api import Cost, Failed, Finished, RoutingStats, Started, TextDelta, Timing
+from console.api import Cost, Failed, Finished, RoutingStats, Started, TextDelta, Timing, TokenTimer
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float | None:
@@ -110,6 +110,7 @@ class Series:
         self.decode_tokens = 0
         self.first_at: float | None = None
         self.last_at = 0.0
+        self.timer = TokenTimer(start=0.0)  # this reply's token times (the one accumulator of console.api)
         self.timing: Timing | None = None
         self.cost: Cost | None = None
         self.recent: deque[tuple[float, int]] = deque()  # (at, tokens) inside the current window
@@ -138,13 +139,13 @@ class Series:
             return
         self.reply_tokens += n
         self.total_tokens += n
+        previous = self.timer.last_at
+        self.timer.tokens(n, event.at)
         if self.first_at is None:
-            self.first_at = event.at
-            self.last_at = event.at
-            self.bucket_start = event.at
+            self.first_at = self.last_at = self.bucket_start = self.timer.first_at
             return
-        gap = max(event.at - self.last_at, 0.0)
-        self.last_at = max(self.last_at, event.at)
+        gap = self.timer.last_at - previous
+        self.last_at = self.timer.last_at
         self.decode_tokens += n
         self.decode_tokens_total += n
         self.decode_time_total += gap

@@ -14,8 +14,12 @@ Labels: ``Timing.label`` and ``Cost.label`` name the model, its calibration and,
 for hardware modeled by analogy (``spec.calibration is None``), the range of the
 figure over the sensitivity scenarios.
 
-Nothing heavy runs on the event loop: importing the engine, loading the model
-and its tokenizer and encoding the prompt happen in a worker thread.
+The reply runs through the engine's shared chat-reply part
+(``console.engine.chat_reply``), exactly as the ``local`` backend's does; this
+module adds only the modeled clock (``TokenTimer`` fed the modeled time of each
+token) and the modeled cost. Nothing heavy runs on the event loop: importing
+the engine, loading the model and its tokenizer and encoding the prompt happen
+in a worker thread.
 
 Prices: the ``price_usd_per_hour`` option when > 0, else the user's price file
 (``$MOE_CONSOLE_PRICES`` or ``prices.toml`` in the console's config directory),
@@ -26,10 +30,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, AsyncIterator, ClassVar
 
 from console import perf
@@ -49,7 +51,7 @@ from console.api import (
     RoutingStats,
     Started,
     TextDelta,
-    Timing,
+    TokenTimer,
     Usage,
     spec_problems,
 )
@@ -69,7 +71,7 @@ OPTIONS = (
     Option("price_usd_per_hour", "float", 0.0,
            "price per chip-hour in USD; 0 uses the user price file or the hardware plugin's price",
            minimum=0.0),
-    Option("model_path", "str", "", "checkpoint folder the reply text comes from; empty: the built-in model"),
+    Option("model_path", "path", "", "checkpoint folder the reply text comes from; empty: the built-in model"),
     Option("ignore_eos", "bool", False,
            "keep generating past end-of-text until max tokens; for benchmarks and tests"),
 )
@@ -196,142 +198,73 @@ class ModeledBackend(Backend):
         weights), not the target model's: the engine runs this conversation, so
         its window is what limits it. ``None`` when the folder is unreadable."""
         if not hasattr(self, "_window"):
-            self._window = engine_window(self.settings["model_path"])
+            from console.engine.config import context_window
+
+            self._window = context_window(self.settings["model_path"] or None)
         return self._window
 
     async def stream(self, request: Request) -> AsyncIterator[Event]:
-        ready = await asyncio.to_thread(_prepare, self.settings, request)
-        if isinstance(ready, Failed):
-            yield ready
+        reply = await asyncio.to_thread(_open, self.settings, request)
+        if isinstance(reply, Failed):
+            yield reply
             return
-        engine, tokenizer, prompt = ready
-        model = engine.model
-        self._window = window = model.config.max_position_embeddings
-        if len(prompt) >= window:
-            yield Failed(error=f"the prompt is {len(prompt)} tokens but {model.name} has a context window "
-                               f"of {window} tokens; shorten the conversation",
-                         usage=Usage(len(prompt), 0), clock="modeled")
-            return
-        s = request.sampling
-        max_new = min(s.max_tokens, window - len(prompt))
+        self._window = reply.window
+        prompt = len(reply.prompt)
         try:
-            plan = self.plan(len(prompt), max_new)
+            plan = self.plan(prompt, reply.max_new)
         except BackendError as exc:
-            yield Failed(error=str(exc), usage=Usage(len(prompt), 0), clock="modeled")
+            yield Failed(error=str(exc), usage=Usage(prompt, 0), clock="modeled")
             return
-        from console.engine import SamplingParams  # imported by now (in the worker thread): cheap
+        from console.engine.chat_reply import Text  # imported by now (in the worker thread): cheap
 
-        stop_ids = () if self.settings["ignore_eos"] else tuple(tokenizer.stop_token_ids)
-        params = SamplingParams(temperature=s.temperature, top_k=s.top_k, top_p=s.top_p, min_p=s.min_p,
-                                repetition_penalty=s.repetition_penalty, seed=s.seed,
-                                stop_token_ids=stop_ids, stop_strings=tuple(s.stop))
-        yield Started(request.request_id, self.info.name, self.settings["target_model"], len(prompt),
+        timer = TokenTimer(clock="modeled", label=plan.timing_label)
+        paced, t0, model = self.settings["pace"] == "modeled", time.monotonic(), reply.model
+        yield Started(request.request_id, self.info.name, self.settings["target_model"], prompt,
                       at=0.0, clock="modeled")
-        tokens = self._tokens(engine, model, tokenizer, prompt, max_new, params, request, plan)
-        async with contextlib.aclosing(tokens):  # closing this stream closes (cancels) the engine side now
-            async for event in tokens:
-                yield event
-
-    async def _tokens(self, engine, model, tokenizer, prompt, max_new, params, request, plan) -> AsyncIterator[Event]:
-        from console.engine import EngineError
-        from console.engine.aio import steps_of_handle
-
-        paced = self.settings["pace"] == "modeled"
-        decoder, pending, parts = tokenizer.stream_decoder(), [], []
-        n, reason, t0 = 0, "stop", time.monotonic()
-        try:
-            handle = engine.loop.submit(prompt, max_new, params, routing=request.want_routing)
-        except EngineError as exc:
-            yield Failed(error=f"engine refused the request: {exc}", usage=Usage(len(prompt), 0), clock="modeled")
+        async with contextlib.aclosing(reply.items(routing=request.want_routing)) as items:
+            async for item in items:  # closing this stream closes (cancels) the engine side at once
+                at = plan.at(item.index)
+                if isinstance(item, Text):
+                    yield TextDelta(item.text, item.token_ids, at=at, clock="modeled")
+                    continue
+                if paced:
+                    await asyncio.sleep(max(0.0, t0 + at - time.monotonic()))
+                timer.token(at)
+                if item.routing is not None:
+                    yield RoutingStats(tuple(model.moe_layers), tuple(tuple(e) for e in item.routing),
+                                       model.config.n_routed_experts, at=at, clock="modeled")
+        usage = Usage(prompt, reply.tokens)
+        if reply.error is not None:
+            yield Failed(error=reply.error, partial_text=reply.text, usage=usage, at=timer.last_at,
+                         clock="modeled")
             return
-        steps = steps_of_handle(handle)
-        try:
-            try:
-                async for timed in steps:
-                    at = plan.at(n)
-                    n += 1
-                    if paced:
-                        await asyncio.sleep(max(0.0, t0 + at - time.monotonic()))
-                    step = timed.step
-                    if request.want_routing and step.routing is not None:
-                        yield RoutingStats(tuple(model.moe_layers), tuple(tuple(e) for e in step.routing),
-                                           model.config.n_routed_experts, at=at, clock="modeled")
-                    pending.append(step.token_id)
-                    text = decoder.push(step.token_id)
-                    if text:
-                        parts.append(text)
-                        yield TextDelta(text, tuple(pending), at=at, clock="modeled")
-                        pending = []
-                reason = "length" if handle.finish_reason == "length" else "stop"
-            except EngineError as exc:
-                yield Failed(error=f"engine error: {exc}", partial_text="".join(parts),
-                             usage=Usage(len(prompt), n), at=plan.at(max(n - 1, 0)), clock="modeled")
-                return
-            tail = decoder.flush()
-            if tail or pending:
-                yield TextDelta(tail, tuple(pending), at=plan.at(max(n - 1, 0)), clock="modeled")
-        finally:
-            await steps.aclose()
-        yield self._finished(reason, len(prompt), n, plan)
-
-    @staticmethod
-    def _finished(reason: str, prompt_tokens: int, n: int, plan: Plan) -> Finished:
-        gaps = (plan.tpot_s,) * max(n - 1, 0)
-        decode = plan.tpot_s * len(gaps)
-        e2e = plan.ttft_s + decode
-        timing = Timing(ttft_s=plan.ttft_s, e2e_s=e2e, inter_token_s=gaps, queue_s=0.0, prefill_s=plan.ttft_s,
-                        decode_s=decode, clock="modeled", label=plan.timing_label)
-        point = plan.result.point
-        per_in, per_out = point.usd_per_m_input or 0.0, point.usd_per_m_output or 0.0
-        cost = Cost(input_usd=prompt_tokens * per_in / 1e6, output_usd=n * per_out / 1e6,
-                    usd_per_m_input=per_in, usd_per_m_output=per_out,
-                    price_usd_per_chip_hour=plan.price.usd_per_hour if plan.price else 0.0,
-                    price_date=plan.price.date if plan.price else "", label=plan.cost_label)
-        return Finished(reason, Usage(prompt_tokens, n), timing, cost, at=e2e, clock="modeled")
+        timing = timer.timing()
+        yield Finished(reply.finish_reason, usage, timing, _cost(plan, usage), at=timing.e2e_s, clock="modeled")
 
 
-def _prepare(settings: dict[str, Any], request: Request) -> tuple[Any, Any, list[int]] | Failed:
-    """Blocking start of a reply, for a worker thread: import the engine, load
-    (once per process) the model and its tokenizer, apply the chat template
-    (dropping the oldest turns that do not fit the engine's context window).
-    Returns ``(engine, tokenizer, prompt token ids)`` or a ``Failed`` event."""
-    from console.engine import EngineError
-    from console.engine.aio import shared_engine
+def _cost(plan: Plan, usage: Usage) -> Cost:
+    point = plan.result.point
+    per_in, per_out = point.usd_per_m_input or 0.0, point.usd_per_m_output or 0.0
+    return Cost(input_usd=usage.prompt_tokens * per_in / 1e6, output_usd=usage.completion_tokens * per_out / 1e6,
+                usd_per_m_input=per_in, usd_per_m_output=per_out,
+                price_usd_per_chip_hour=plan.price.usd_per_hour if plan.price else 0.0,
+                price_date=plan.price.date if plan.price else "", label=plan.cost_label)
 
-    try:
-        engine = shared_engine(settings["model_path"] or None)
-    except EngineError as exc:
-        return Failed(error=f"cannot load the model the text comes from: {exc}", clock="modeled")
-    tokenizer = engine.model.tokenizer
-    if tokenizer is None:
-        return Failed(error=f"model {engine.model.name!r} has no tokenizer files", clock="modeled")
-    from console.engine.chat_template import fit_chat_prompt, prompt_budget
+
+def _open(settings: dict[str, Any], request: Request) -> Any:
+    """Blocking start of a reply, for a worker thread: the engine's ``open_reply``
+    (the same as the local backend's) or a ``Failed`` event on the modeled clock."""
+    from console.engine.chat_reply import PromptTooLong, open_reply
+    from console.engine.errors import EngineError
 
     messages = [{"role": m.role, "content": m.content} for m in request.messages]
-    budget = prompt_budget(engine.model.config.max_position_embeddings, request.sampling.max_tokens)
-    return engine, tokenizer, fit_chat_prompt(tokenizer, messages, budget)[0]
-
-
-def engine_window(model_path: str) -> int | None:
-    """``max_position_embeddings`` from the config.json of ``model_path`` (empty:
-    the built-in model), without importing the engine; ``None`` if unreadable."""
-    import importlib.util
-    import sys
-
-    if model_path:
-        folder = Path(model_path).expanduser()
-    elif "console.engine" in sys.modules:
-        folder = Path(sys.modules["console.engine"].builtin_model_path())
-    else:
-        spec = importlib.util.find_spec("console.engine")
-        if spec is None or not spec.submodule_search_locations:
-            return None
-        folder = Path(list(spec.submodule_search_locations)[0]) / "builtin"
     try:
-        value = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("max_position_embeddings")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+        return open_reply(settings["model_path"] or None, messages, request.sampling,
+                          ignore_eos=settings["ignore_eos"])
+    except PromptTooLong as exc:
+        return Failed(error=str(exc), usage=Usage(exc.prompt_tokens, 0), clock="modeled")
+    except EngineError as exc:
+        return Failed(error=f"{exc} (the model the text comes from)", clock="modeled")
 
 
 def backend_class_for(spec: HardwareSpec) -> type[Backend]:

@@ -6,10 +6,17 @@ distribution name and version) **without importing them**. A plugin is imported
 the first time it is needed: :meth:`PluginHost.load_all`, or a backend lookup
 (:meth:`PluginHost.backends`, :meth:`PluginHost.create`).
 
-Loading one plugin: import its entry point; check its ``MOE_CONSOLE_API`` string
-with :func:`console.api.is_compatible` (a plugin that does not declare it is
-taken as built for ``"1.0"``, the first API, and listed with
-``api_declared=False``); register it with pluggy; call its hooks, and only its
+API versions: discovery reads each plugin's declared API version from its
+distribution's metadata (an entry point of the same name in the group
+``moe_console.api``, see :mod:`console.api.version`) and marks a plugin built
+for an incompatible API ``incompatible`` **before importing it**. After import,
+a ``MOE_CONSOLE_API`` module attribute is checked the same way. A plugin that
+declares neither is loaded (as built for this host's major version) and listed
+with ``api_version=None``: ``moe-console plugins`` shows it as undeclared.
+
+Loading one plugin: import its entry point; check its API version; register it
+with pluggy (a deprecated hook it implements raises pluggy's ``warn_on_impl``
+warning, kept in ``PluginRecord.warnings``); call its hooks, and only its
 hooks; validate what it registered. Each :class:`HardwareSpec` becomes a modeled
 backend through ``console.modeled.backend_class_for`` (imported lazily).
 
@@ -34,6 +41,7 @@ from __future__ import annotations
 import inspect
 import os
 import re
+import warnings
 from dataclasses import dataclass, field, fields
 from importlib import metadata
 from types import MappingProxyType
@@ -42,7 +50,7 @@ from typing import Any, AsyncIterator, Iterable, Literal, Mapping, get_args
 import pluggy
 
 from console.api import (
-    API_VERSION,
+    BACKEND_KINDS,
     PROJECT_NAME,
     Backend,
     BackendError,
@@ -58,19 +66,17 @@ from console.api import (
     Started,
     TextDelta,
     Usage,
-    is_compatible,
+    declaration_problems,
     spec_problems,
 )
 from console.api import hookspecs
+from console.plugin_versions import api_ok, read_declared_api
 
 Status = Literal["not loaded", "loaded", "failed", "disabled", "incompatible"]
 ALLOW_ENV = "MOE_CONSOLE_PLUGINS"
 DENY_ENV = "MOE_CONSOLE_DISABLE_PLUGINS"
-#: API version assumed for a plugin module without a ``MOE_CONSOLE_API`` attribute.
-ASSUMED_API_VERSION = "1.0"
 #: The distribution whose plugins are built in; they win every name conflict.
 BUILTIN_DISTRIBUTION = "moe-console"
-_KINDS = ("local", "modeled", "remote")
 _EVENT_TYPES = get_args(Event)
 
 
@@ -90,8 +96,11 @@ class PluginRecord:
     hardware: tuple[str, ...] = ()
     api_version: str | None = None
     api_declared: bool = False
+    #: where the version was read: "metadata" (before import), "module" (MOE_CONSOLE_API) or None
+    api_source: str | None = None
     #: Problems that did not fail the plugin: what its ``configure`` hook reported about its
-    #: settings, and misbehaviour seen at run time (a stream that blocked its event loop).
+    #: settings, deprecated hooks it implements, and misbehaviour seen at run time (a stream
+    #: that blocked its event loop).
     warnings: tuple[str, ...] = ()
     entry_point: metadata.EntryPoint | None = field(default=None, repr=False, compare=False)
 
@@ -148,8 +157,11 @@ def _named_in(record: PluginRecord, names: set[str]) -> bool:
 class PluginHost:
     """Discovers, loads and isolates plugins; hands out backends. See the module doc."""
 
-    def __init__(self, records: Iterable[PluginRecord], config: Mapping[str, Any] | None = None) -> None:
-        #: settings.toml tables by plugin name, handed to each plugin's ``configure`` hook.
+    def __init__(self, records: Iterable[PluginRecord], config: Mapping[str, Any] | None = None, *,
+                 extra_hookspecs: Iterable[object] = ()) -> None:
+        """``config``: settings.toml tables by plugin name, handed to each plugin's ``configure``
+        hook. ``extra_hookspecs``: more hookspec modules (or classes) beside
+        :mod:`console.api.hookspecs`, e.g. to test a hook's deprecation path."""
         self._config = {k: v for k, v in (config or {}).items() if isinstance(v, Mapping)}
         self._records: dict[str, PluginRecord] = {}
         for record in sorted(records, key=lambda r: not r.builtin):  # built-ins first, stable
@@ -165,6 +177,8 @@ class PluginHost:
                 self._records[record.name] = record
         self._pm = pluggy.PluginManager(PROJECT_NAME)
         self._pm.add_hookspecs(hookspecs)
+        for extra in extra_hookspecs:
+            self._pm.add_hookspecs(extra)
         self._entries: dict[str, BackendEntry] = {}
         self._plugin_of_class: dict[type, str] = {}
 
@@ -177,6 +191,7 @@ class PluginHost:
         *,
         distributions: Iterable[metadata.Distribution] | None = None,
         config: Mapping[str, Any] | None = None,
+        extra_hookspecs: Iterable[object] = (),
     ) -> PluginHost:
         """List plugins from package metadata without importing anything.
 
@@ -207,8 +222,11 @@ class PluginHost:
                 record.status, record.error = "disabled", f"not in {ALLOW_ENV}"
             elif _named_in(record, deny_set):
                 record.status, record.error = "disabled", f"listed in {DENY_ENV}"
+            read_declared_api(record, dist)
+            if record.status == "not loaded":
+                api_ok(record)  # an incompatible declaration is refused here, unimported
             records.append(record)
-        return cls(records, config)
+        return cls(records, config, extra_hookspecs=extra_hookspecs)
 
     def unclaimed_config(self) -> list[str]:
         """Names of settings tables handed to the host that no discovered plugin is called."""
@@ -236,6 +254,8 @@ class PluginHost:
     def _load(self, record: PluginRecord) -> None:
         if record.status != "not loaded" or record.entry_point is None:
             return
+        if not api_ok(record):  # refused from its metadata: never imported
+            return
         if not record.builtin:  # built-ins claim their names before any third party can
             for builtin in self.plugins:
                 if builtin.builtin:
@@ -248,7 +268,10 @@ class PluginHost:
         if not self._check_api(record, plugin):
             return
         try:
-            self._pm.register(plugin, name=record.name)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", DeprecationWarning)
+                self._pm.register(plugin, name=record.name)
+            record.warnings += tuple(" ".join(str(w.message).split()) for w in caught)
             record.hooks = tuple(sorted(h.name for h in self._pm.get_hookcallers(plugin) or ()))
             self._check_hooks(plugin)
             backends, specs, refused = self._call_hooks(plugin, record)
@@ -272,18 +295,12 @@ class PluginHost:
         if declared is None:
             module = inspect.getmodule(plugin)
             declared = getattr(module, "MOE_CONSOLE_API", None) if module else None
-        record.api_declared = declared is not None
-        record.api_version = str(declared) if declared is not None else ASSUMED_API_VERSION
-        if is_compatible(record.api_version, API_VERSION):
-            return True
-        major = API_VERSION.partition(".")[0]
-        record.status = "incompatible"
-        record.error = (
-            f"built for plugin API {record.api_version!r}; this console supports "
-            f"{major}.0 to {API_VERSION}: install a release of {record.distribution} "
-            f"made for API {major}.x"
-        )
-        return False
+        if declared is not None and record.api_source != "metadata":
+            record.api_version, record.api_declared, record.api_source = str(declared), True, "module"
+        elif declared is not None and str(declared) != record.api_version:
+            record.warnings += (f"MOE_CONSOLE_API {str(declared)!r} differs from the metadata's "
+                                f"{record.api_version!r}; the metadata's is used",)
+        return api_ok(record)
 
     def _check_hooks(self, plugin: object) -> None:
         for caller in self._pm.get_hookcallers(plugin) or ():
@@ -337,9 +354,11 @@ class PluginHost:
                 raise PluginError(f"{cls.__name__} has no info = BackendInfo(...)")
             if inspect.isabstract(cls):
                 raise PluginError(f"backend {info.name!r} does not implement stream()")
-            if info.kind not in _KINDS:
-                raise PluginError(f"backend {info.name!r} has kind {info.kind!r}; use one of {_KINDS}")
-            _check_options(info.name, cls.options)
+            if info.kind not in BACKEND_KINDS:
+                raise PluginError(f"backend {info.name!r} has kind {info.kind!r}; use one of {BACKEND_KINDS}")
+            problems = declaration_problems(getattr(cls, "options", None))
+            if problems:
+                raise PluginError(f"backend {info.name!r}: {problems[0]}")
             owner = self._entries.get(info.name)
             if owner is not None or any(e.name == info.name for e in entries):
                 by = owner.plugin if owner is not None else plugin_name
@@ -438,18 +457,3 @@ class PluginHost:
             if inner is not None and hasattr(inner, "aclose"):
                 await inner.aclose()
         yield Failed(error=error, partial_text="".join(texts), usage=usage, at=at, clock=clock)
-
-
-def _check_options(backend: str, options: Any) -> None:
-    if not isinstance(options, tuple) or not all(isinstance(o, Option) for o in options):
-        raise PluginError(f"backend {backend!r}: options must be a tuple of console.api.Option")
-    names = [o.name for o in options]
-    if len(set(names)) != len(names):
-        raise PluginError(f"backend {backend!r} declares an option twice: {names}")
-    for option in options:
-        if not option.help.strip():
-            raise PluginError(f"backend {backend!r}: option {option.name!r} has no help text")
-        try:
-            option.parse(option.default)
-        except OptionError as exc:
-            raise PluginError(f"backend {backend!r}: default of {exc}") from None

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any, Callable
 
-from console.api import Backend, Event, Failed, Finished, Request, Started, TextDelta, Timing, Usage
+from console.api import Backend, Event, Failed, Finished, Request, Started, TextDelta, Timing, TokenTimer, Usage
 
 if TYPE_CHECKING:
     from console.metrics import Metrics
@@ -68,10 +68,8 @@ class ReplyStream:
         self._parts: list[str] = []
         self._prompt_tokens = 0
         self._tokens = 0
-        self._first_at: float | None = None
-        self._last_at = 0.0
-        self._gaps: list[float] = []
         self._t0 = clock()
+        self._timer = TokenTimer(start=self._t0, monotonic=clock)  # the reply's times, for a cancel
         self._last_persist, self._unsaved = self._t0, 0
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self.done = asyncio.Event()
@@ -175,20 +173,16 @@ class ReplyStream:
             self._on_done(self)
 
     def _cancelled_event(self) -> Finished:
+        timer = self._timer
+        timer.clock = self.clock_kind  # type: ignore[assignment]
         if self.clock_kind == "measured":
-            e2e = max(self._clock() - self._t0, self._last_at)
-            label = "measured"
+            timer.label = "measured"
+            timing = timer.timing(timer.now())
         else:
-            e2e = self._last_at
-            label = self.metrics.snapshot(self.backend_name).labels.get("rate", "modeled")
-        first = self._first_at
-        timing = Timing(
-            ttft_s=first if first is not None else e2e, e2e_s=e2e, inter_token_s=tuple(self._gaps),
-            decode_s=(self._last_at - first) if first is not None else 0.0,
-            clock=self.clock_kind, label=label,  # type: ignore[arg-type]
-        )
+            timer.label = self.metrics.snapshot(self.backend_name).labels.get("rate", "modeled")
+            timing = timer.timing()
         return Finished(reason="cancelled", usage=Usage(self._prompt_tokens, self._tokens), timing=timing,
-                        cost=None, at=e2e, clock=self.clock_kind)  # type: ignore[arg-type]
+                        cost=None, at=timing.e2e_s, clock=self.clock_kind)  # type: ignore[arg-type]
 
     def _account(self, event: Event) -> None:
         """Metrics, reply state and persistence for one event."""
@@ -198,12 +192,7 @@ class ReplyStream:
             self._parts.append(event.text)
             n = len(event.token_ids) or (1 if event.text else 0)
             if n:
-                if self._first_at is None:
-                    self._first_at = event.at
-                else:
-                    gap = max(event.at - self._last_at, 0.0)
-                    self._gaps.extend([gap / n] * n)
-                self._last_at = max(self._last_at, event.at)
+                self._timer.tokens(n, event.at)
                 self._tokens += n
                 self._unsaved += n
             now = self._clock()

@@ -27,10 +27,13 @@ whole file from a :class:`Settings`.
 Contract: :func:`load_settings` never raises for a bad file. It returns the
 defaults (plus whatever part of the file was usable) and a list of one-line
 problems such as ``"/home/u/.config/moe-console/settings.toml:3:7: Expected
-'=' after a key"``. Unknown keys and wrong types are problems, not errors.
-Backend options are checked when the backend is created
-(:func:`validate_backend_options`), because only then are its declared options
-known.
+'=' after a key"``. Unknown keys, wrong types, out-of-range sampling values
+(the one rule of ``console.api.SAMPLING_RULES``: ``temperature = nan``,
+``seed = -1``...) and keys that do not exist (``send = "ctrl+foo"``) are
+problems with file, line and column, and the default is used. Backend options
+are checked against the backend's declared options once those are known
+(:meth:`Settings.checked_options`, called by the chat session at start-up and
+when switching), with the same file, line and column.
 """
 
 from __future__ import annotations
@@ -38,11 +41,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from console.api import Option, OptionError, Sampling
+from console.api import Option, OptionError, Sampling, SamplingError, check_sampling_field
 from console.settings_toml import describe_decode_error, dumps, locate, parse_toml
 
 #: Environment variable that overrides both the config and the data directory.
@@ -52,6 +56,29 @@ SETTINGS_FILE = "settings.toml"
 APP_NAME = "moe-console"
 
 _KEY_RE = re.compile(r"^[A-Za-z0-9_+\-]+(,[A-Za-z0-9_+\-]+)*$")
+_MODIFIERS = {"ctrl", "shift", "alt", "meta", "super", "hyper"}
+#: Key names of Textual's key syntax besides single characters and Unicode names ("full_stop").
+_NAMED_KEYS = {"escape", "enter", "return", "tab", "space", "backspace", "delete", "insert", "home", "end",
+               "pageup", "pagedown", "up", "down", "left", "right", *(f"f{i}" for i in range(1, 25))}
+
+
+def key_problem(keys: str) -> str | None:
+    """Why ``keys`` (Textual syntax: ``"ctrl+j"``, several comma-separated) names
+    no real key, or ``None`` when every key exists."""
+    for key in keys.replace(" ", "").split(","):
+        *mods, base = key.split("+")
+        bad = [m for m in mods if m not in _MODIFIERS]
+        if bad or not base:
+            return f"{key!r} has an unknown modifier {bad[0]!r}" if bad else f"{key!r} names no key"
+        if len(base) == 1 or base in _NAMED_KEYS:
+            continue
+        try:
+            if len(unicodedata.lookup(base.replace("_", " "))) == 1:
+                continue
+        except KeyError:
+            pass
+        return f"{key!r}: there is no key called {base!r}"
+    return None
 
 
 @dataclass
@@ -69,10 +96,18 @@ class Settings:
     #: Top-level tables that are not the console's own, by name: each belongs to
     #: the plugin of that name (``PluginHost.discover(config=...)``).
     plugin_tables: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: ``"file:line:col"`` of each ``(backend, option)`` key read from the file (for messages).
+    option_places: dict[tuple[str, str], str] = field(default_factory=dict, compare=False, repr=False)
 
     def options_for(self, backend: str) -> dict[str, Any]:
         """The ``[backends.<backend>]`` table (a copy; empty when absent)."""
         return dict(self.backend_options.get(backend, {}))
+
+    def checked_options(self, backend: str, declared: tuple[Option, ...]) -> tuple[dict[str, Any], list[str]]:
+        """The ``[backends.<backend>]`` options that ``declared`` accepts, and one
+        problem line (file:line:col, table, key, value and rule) per refused key."""
+        return validate_backend_options(backend, declared, self.options_for(backend),
+                                        places={k: v for (b, k), v in self.option_places.items() if b == backend})
 
 
 def config_dir() -> Path:
@@ -137,10 +172,12 @@ class _Reader:
         self.binding_ids = list(binding_ids) if binding_ids is not None else None
         self.problems: list[str] = []
 
-    def problem(self, table: tuple[str, ...], key: str | None, message: str) -> None:
+    def place(self, table: tuple[str, ...], key: str | None) -> str:
         where = locate(self.text, table, key)
-        prefix = f"{self.path}:{where[0]}:{where[1]}" if where else f"{self.path}"
-        self.problems.append(f"{prefix}: {message}")
+        return f"{self.path}:{where[0]}:{where[1]}" if where else f"{self.path}"
+
+    def problem(self, table: tuple[str, ...], key: str | None, message: str) -> None:
+        self.problems.append(f"{self.place(table, key)}: {message}")
 
     def read(self, data: dict[str, Any]) -> tuple[Settings, list[str]]:
         s = Settings()
@@ -156,6 +193,8 @@ class _Reader:
                 s.keymap = self.keymap(value)
             elif key == "backends":
                 s.backend_options = self.backends(value)
+                s.option_places = {(name, k): self.place(("backends", name), k)
+                                   for name, table in s.backend_options.items() for k in table}
             elif isinstance(value, dict):
                 s.plugin_tables[key] = value
             else:
@@ -176,9 +215,10 @@ class _Reader:
                              f"unknown sampling key {key!r} (known: {', '.join(sorted(fields))}); ignored")
                 continue
             try:
-                values[key] = check_sampling_value(key, value)
-            except ValueError as exc:
-                self.problem(("sampling",), key, f"sampling.{key} {exc}; using {getattr(default, key)!r}")
+                values[key] = check_sampling_field(key, value)
+            except SamplingError as exc:
+                self.problem(("sampling",), key, f"sampling.{key} = {_shown(value)}: {exc.rule}; "
+                                                 f"using the default {getattr(default, key)!r}")
         return dataclasses.replace(default, **values)
 
     def keymap(self, table: Any) -> dict[str, str]:
@@ -193,6 +233,8 @@ class _Reader:
             elif not isinstance(value, str) or not _KEY_RE.match(value.replace(" ", "")):
                 self.problem(("keymap",), key,
                              f"keymap.{key} must be a key such as \"ctrl+j\", got {value!r}; ignored")
+            elif (why := key_problem(value)) is not None:
+                self.problem(("keymap",), key, f"keymap.{key} = {value!r}: {why}; the default key is kept")
             else:
                 keymap[key] = value.replace(" ", "")
         return keymap
@@ -211,38 +253,13 @@ class _Reader:
         return out
 
 
-def check_sampling_value(key: str, value: Any) -> Any:
-    """Validate one Sampling field; raises ``ValueError("must be ...")``."""
-    def number(v: Any, integer: bool) -> float:
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or (integer and not isinstance(v, int)):
-            raise ValueError(f"must be {'an integer' if integer else 'a number'}, got {_type(v)}")
-        return v
-
-    if key == "max_tokens":
-        if number(value, True) < 1:
-            raise ValueError(f"must be >= 1, got {value}")
-        return int(value)
-    if key == "top_k":
-        if number(value, True) < 0:
-            raise ValueError(f"must be >= 0, got {value}")
-        return int(value)
-    if key == "seed":
-        if value is None:
-            return None
-        return int(number(value, True))
-    if key == "stop":
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ValueError(f"must be a list of strings, got {_type(value)}")
-        return tuple(value)
-    bounds = {"temperature": (0.0, None), "top_p": (0.0, 1.0), "min_p": (0.0, 1.0),
-              "repetition_penalty": (0.0, None)}
-    low, high = bounds[key]
-    v = float(number(value, False))
-    if v < low or (high is not None and v > high) or (key in ("top_p", "repetition_penalty") and v == 0):
-        rng = f"in ({low}, {high}]" if key == "top_p" else (
-            f"in [{low}, {high}]" if high is not None else (f"> {low}" if key == "repetition_penalty" else f">= {low}"))
-        raise ValueError(f"must be {rng}, got {value}")
-    return v
+def _shown(value: Any) -> str:
+    """A TOML value as the user wrote it (``nan``, ``-1``, ``"lots"``)."""
+    if isinstance(value, float) and value != value:
+        return "nan"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if isinstance(value, str) else str(value)
 
 
 def _type(value: Any) -> str:
@@ -321,25 +338,30 @@ def update_table(path: str | Path | None, keys: tuple[str, ...], values: Mapping
 
 
 def validate_backend_options(
-    backend: str, declared: tuple[Option, ...], given: Mapping[str, Any]
+    backend: str, declared: tuple[Option, ...], given: Mapping[str, Any],
+    places: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
     """Keep the options of ``given`` that ``declared`` accepts.
 
     Returns ``(valid, problems)``: each rejected key is one problem line naming
-    ``[backends.<backend>]``, the key and why; the backend then uses its
-    default for that option.
+    where it is (``places[key]``, ``file:line:col``, when known), the table
+    ``[backends.<backend>]``, the key, the value (never a secret's) and the
+    rule; the backend then uses its default for that option.
     """
     by_name = {o.name: o for o in declared}
     valid: dict[str, Any] = {}
     problems: list[str] = []
     for key, value in given.items():
+        where = f"{places[key]}: " if places and key in places else ""
         option = by_name.get(key)
         if option is None:
             known = ", ".join(sorted(by_name)) or "none"
-            problems.append(f"[backends.{backend}] unknown option {key!r} (known: {known}); ignored")
+            problems.append(f"{where}[backends.{backend}] unknown option {key!r} (known: {known}); ignored")
             continue
         try:
             valid[key] = option.parse(value)
-        except OptionError as exc:
-            problems.append(f"[backends.{backend}] {exc}; using default {option.default!r}")
+        except OptionError:
+            shown = "(not shown)" if option.type == "secret" else _shown(value)
+            problems.append(f"{where}[backends.{backend}] {key} = {shown}: {option.rule()}; "
+                            f"using the default {option.shown(option.default)}")
     return valid, problems

@@ -28,14 +28,16 @@ def test_options_parse_strings_and_reject_bad_values():
     )
     got = resolve_options(opts, {"concurrency": "128", "fp8_attention": "yes"})
     assert got == {"pace": "modeled", "concurrency": 128, "price": 2.35, "fp8_attention": True}
-    with pytest.raises(OptionError, match="concurrency.*>= 1"):
+    with pytest.raises(OptionError, match="'concurrency' = 0: must be an integer from 1 to 1024"):
         resolve_options(opts, {"concurrency": 0})
     with pytest.raises(OptionError, match="pace.*one of"):
         resolve_options(opts, {"pace": "slow"})
     with pytest.raises(OptionError, match="unknown option.*colour"):
         resolve_options(opts, {"colour": "red"})
-    with pytest.raises(OptionError, match="expects int"):
+    with pytest.raises(OptionError, match="'concurrency' = 'many': must be an integer"):
         resolve_options(opts, {"concurrency": "many"})
+    with pytest.raises(OptionError, match="'price' = 'inf': must be a number >= 0"):
+        resolve_options(opts, {"price": "inf"})
 
 
 def test_api_version_compatibility():

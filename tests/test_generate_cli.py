@@ -24,6 +24,12 @@ VOCAB = 705  # tiny_cl100k: 700 BPE ids + the 5 built-in special tokens
 CONTEXT = 64
 
 
+@pytest.fixture(autouse=True)
+def _home(tmp_path, monkeypatch):
+    """No user settings.toml reaches these runs."""
+    monkeypatch.setenv("MOE_CONSOLE_HOME", str(tmp_path / "home"))
+
+
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory) -> Path:
     folder = write_checkpoint(tmp_path_factory.mktemp("gen") / "tiny", "v3", vocab_size=VOCAB,
@@ -112,7 +118,7 @@ def test_text_mode_streams_reply_and_prints_measured_stats(model_dir, capsys):
 def test_prompt_longer_than_context_is_a_one_line_error(model_dir, capsys):
     assert main(["generate", "word " * 100, "--model", str(model_dir)]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and f"the model's context is {CONTEXT} tokens" in err
+    assert err.count("\n") == 1 and f"has a context window of {CONTEXT} tokens" in err
 
 
 def test_max_tokens_is_capped_by_the_context(model_dir, capsys):
@@ -124,8 +130,13 @@ def test_max_tokens_is_capped_by_the_context(model_dir, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["--max-tokens", "0"], "--max-tokens must be at least 1"),
     (["--raw", "--system", "x"], "cannot be used with --raw"),
-    (["--top-p", "0"], "top_p must be in (0, 1]"),
-    (["--temperature", "-1"], "temperature must be >= 0"),
+    (["--top-p", "0"], "--top-p must be in (0, 1], got 0.0"),
+    (["--temperature", "-1"], "--temperature must be a finite number >= 0"),
+    (["--temperature", "inf"], "--temperature must be a finite number >= 0 (0 = greedy), got inf"),
+    (["--seed", "-1"], "--seed must be an integer >= 0 (none: a random seed), got -1"),
+    (["--backend", "nope"], "unknown backend 'nope'"),
+    (["--opt", "price_usd_per_hour=-2"], "option 'price_usd_per_hour' = -2.0: must be a number >= 0"),
+    (["--opt", "no_such=1"], "unknown option(s) no_such"),
 ])
 def test_bad_options_are_one_line_errors(model_dir, capsys, argv, message):
     assert main(["generate", "x", "--model", str(model_dir), *argv]) == 2

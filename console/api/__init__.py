@@ -20,7 +20,7 @@ whose module implements ``register_backends`` (and/or ``register_hardware``)::
         register(EchoBackend)
 """
 
-from console.api.backend import Backend, BackendInfo, Capabilities
+from console.api.backend import BACKEND_KINDS, Backend, BackendInfo, Capabilities
 from console.api.errors import (
     BackendError,
     IncompatiblePluginError,
@@ -39,14 +39,18 @@ from console.api.events import (
     Usage,
 )
 from console.api.hardware import CALIBRATIONS, Figure, HardwareSpec, spec_problems
-from console.api.hookspecs import PROJECT_NAME, hookimpl, hookspec
-from console.api.options import Option, resolve_options
-from console.api.request import Message, Request, Sampling
-from console.api.version import API_VERSION, is_compatible
+from console.api.hookspecs import PROJECT_NAME, PluginDeprecationWarning, deprecated_hookspec, hookimpl, hookspec
+from console.api.options import Option, check_declarations, declaration_problems, resolve_options
+from console.api.request import SAMPLING_RULES, Message, Request, Sampling, SamplingError, check_sampling_field
+from console.api.timing import TokenTimer
+from console.api.version import API_GROUP, API_VERSION, is_compatible, metadata_reference
 
 __all__ = [
+    "API_GROUP",
     "API_VERSION",
+    "BACKEND_KINDS",
     "CALIBRATIONS",
+    "SAMPLING_RULES",
     "PROJECT_NAME",
     "Backend",
     "BackendError",
@@ -63,16 +67,24 @@ __all__ = [
     "Message",
     "Option",
     "OptionError",
+    "PluginDeprecationWarning",
     "PluginError",
     "Request",
     "RoutingStats",
     "Sampling",
+    "SamplingError",
     "Started",
     "TextDelta",
     "Timing",
+    "TokenTimer",
     "Usage",
+    "check_declarations",
+    "check_sampling_field",
+    "declaration_problems",
+    "deprecated_hookspec",
     "hookimpl",
     "hookspec",
     "is_compatible",
+    "metadata_reference",
     "resolve_options",
 ]

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, ClassVar, Literal
+from typing import Any, AsyncIterator, ClassVar, Literal, get_args
 
 from console.api.events import Event
 from console.api.options import Option, resolve_options
 from console.api.request import Request
 
 Kind = Literal["local", "modeled", "remote"]
+#: The kinds a backend may declare (``BackendInfo.kind``).
+BACKEND_KINDS: tuple[str, ...] = get_args(Kind)
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,20 @@ class Backend(abc.ABC):
     ``self.settings`` holds the resolved values (defaults included).
 
     Construction must be cheap; load models or connect lazily on the first
-    ``stream`` call.
+    ``stream`` call. ``__init__`` may raise only :class:`~console.api.OptionError`
+    (a bad option: the base class does it) or
+    :class:`~console.api.BackendError` (e.g. a file option that names nothing);
+    anything else marks the plugin failed. "Before streaming" means before the
+    first event: a problem found then is a lone ``Failed`` event.
+
+    ``context_window``: the most tokens (prompt + reply) one request may hold,
+    or ``None`` when unknown; the console shows the conversation's use of it.
+    Override the property when the backend knows it (cheaply: no model load).
+
+    Concurrency: one instance serves every conversation, so ``stream`` may run
+    several times at once; keep per-request state in the generator, not on
+    ``self``. Never block the event loop (run blocking work with
+    ``asyncio.to_thread``).
 
     Cancellation: the consumer stops a reply by cancelling the task that
     iterates the stream or by calling ``aclose()`` on it. A backend must then
@@ -63,6 +78,17 @@ class Backend(abc.ABC):
 
     def __init__(self, **settings: Any) -> None:
         self.settings: dict[str, Any] = resolve_options(self.options, settings)
+
+    @property
+    def context_window(self) -> int | None:
+        """Tokens one request may hold (prompt + reply); ``None``: unknown."""
+        return None
+
+    def secret(self, option: str) -> str | None:
+        """The secret that the ``secret`` option ``option`` points at (read from
+        the environment variable it names; ``None`` when unset). Never log it."""
+        declared = {o.name: o for o in self.options}
+        return declared[option].secret(self.settings[option])
 
     @abc.abstractmethod
     def stream(self, request: Request) -> AsyncIterator[Event]:

@@ -59,3 +59,26 @@ def register_hardware(register: Callable[[HardwareSpec], None]) -> None:
     Every figure of the spec carries its source and a tag (spec, announced,
     derived), which the console shows beside the number.
     """
+
+
+class PluginDeprecationWarning(DeprecationWarning):
+    """A plugin implements a hook that a later API version removes."""
+
+
+def deprecated_hookspec(since: str, removed_in: str, instead: str):
+    """The marker for a hook on its way out: ``@deprecated_hookspec("1.1", "2.0", "register_x")``.
+
+    A plugin that implements it still works, but registering it raises a
+    :class:`PluginDeprecationWarning` (pluggy's ``warn_on_impl``) naming the
+    hook, the version that deprecated it, the one that removes it and what to
+    use instead; the host records the warning on the plugin and
+    ``moe-console plugins --load`` shows it. Keep the spec for at least one
+    minor version before removing it in the next major version.
+    """
+    def mark(function):
+        warning = PluginDeprecationWarning(
+            f"hook {function.__name__!r} is deprecated since plugin API {since} and is removed in "
+            f"{removed_in}; implement {instead!r} instead")
+        return hookspec(warn_on_impl=warning)(function)
+
+    return mark

@@ -53,7 +53,9 @@ def run(args: argparse.Namespace) -> int:
                     "kind": e.info.kind,
                     "plugin": e.plugin,
                     "options": [
-                        {"name": o.name, "type": o.type, "default": o.default, "help": o.help}
+                        {"name": o.name, "type": o.type, "default": o.default, "help": o.help,
+                         "rule": o.rule(), "choices": list(o.choices), "minimum": o.minimum,
+                         "maximum": o.maximum}
                         for o in e.options
                     ],
                 }
@@ -72,12 +74,12 @@ def _cut(text: str, width: int) -> str:
 def render_table(records: list, host_api: str, *, loaded: bool) -> str:
     """The human listing: one row per plugin, fitting 80 columns; hooks,
     backends and errors on indented lines below the row."""
-    widths = (14, 12, 9, 20, 6)  # name, status, version, distribution, api (+ spaces = 65)
+    widths = (14, 12, 9, 20, 10)  # name, status, version, distribution, api (+ spaces = 69)
     head = ("PLUGIN", "STATUS", "VERSION", "DISTRIBUTION", "API")
     lines = [f"moe-console plugin API {host_api}", ""]
     lines.append(" ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip())
     for r in records:
-        api = "-" if r.api_version is None else r.api_version + ("" if r.api_declared else "*")
+        api = r.api_version if r.api_version is not None else ("undeclared" if r.status == "loaded" else "-")
         cells = (r.name, r.status, r.version, r.distribution, api)
         lines.append(" ".join(_cut(c, w).ljust(w) for c, w in zip(cells, widths)).rstrip())
         details = []
@@ -87,6 +89,8 @@ def render_table(records: list, host_api: str, *, loaded: bool) -> str:
             details.append(("backends", ", ".join(r.backends)))
         if r.error:
             details.append(("error" if r.status != "disabled" else "why", r.error))
+        for warning in r.warnings:
+            details.append(("warning", warning))
         for label, text in details:
             lines.extend(
                 textwrap.wrap(
@@ -99,8 +103,9 @@ def render_table(records: list, host_api: str, *, loaded: bool) -> str:
             )
     if not records:
         lines.append("(no plugins installed in entry-point group moe_console)")
-    if any(r.api_version is not None and not r.api_declared for r in records):
-        lines += ["", "* MOE_CONSOLE_API not declared by the plugin; assumed 1.0"]
+    if any(r.status == "loaded" and r.api_version is None for r in records):
+        lines += ["", "undeclared: the plugin states no API version (neither a moe_console.api entry",
+                  "point nor MOE_CONSOLE_API); it was loaded as built for this API's major version"]
     if not loaded:
         lines += ["", "Plugins were not imported; run `moe-console plugins --load` for hooks,",
                   "backends and import errors."]

@@ -38,8 +38,9 @@ __all__ = [
 
 # public name -> the module (relative to this package) that defines it
 _LAZY = {
-    "GenerationLoop": "loop", "Handle": "loop", "Model": "model", "ModelConfig": "config",
-    "SamplingParams": "sampling", "Step": "generation", "StepStream": "generation",
+    "Checkpoint": "checkpoint", "GenerationLoop": "loop", "Handle": "loop", "Model": "model",
+    "ModelConfig": "config", "SamplingParams": "sampling", "Step": "generation",
+    "StepStream": "generation", "check_checkpoint": "tensors", "load_config": "config",
 }
 
 

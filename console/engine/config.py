@@ -10,11 +10,11 @@ group_limited_greedy) and never renormalises; both ``rope_theta`` + ``rope_scali
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .checkpoint import read_json
 from .errors import EngineError
 
 V3 = "DeepseekV3ForCausalLM"
@@ -176,10 +176,27 @@ def load_config(folder: str | Path) -> ModelConfig:
     path = Path(folder) / "config.json"
     if not path.is_file():
         raise EngineError(f"{path}: file not found (not a Hugging Face model folder?)")
+    from .checkpoint import read_json  # imported here: context_window() must not pull numpy
+
     raw = read_json(path)
     if not isinstance(raw, dict):
         raise EngineError(f"{path}: expected a JSON object at the top level")
     return parse_config(raw, path)
+
+
+def context_window(folder: str | Path | None = None) -> int | None:
+    """``max_position_embeddings`` of the checkpoint in ``folder`` (``None``: the
+    built-in model), from its config.json and, when the key is absent, the
+    architecture's transformers default; ``None`` when the folder, the file or the
+    architecture is unusable. Light: reads one JSON file, imports no numpy."""
+    base = Path(__file__).resolve().parent / "builtin" if folder is None else Path(folder).expanduser()
+    path = base / "config.json"
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        value = raw.get("max_position_embeddings", _DEFAULTS[_architecture(raw, path)]["max_position_embeddings"])
+    except (OSError, ValueError, AttributeError, EngineError):
+        return None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def _architecture(raw: dict, path: Path) -> str:

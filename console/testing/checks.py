@@ -7,29 +7,29 @@ says what is wrong in one line. They read only ``console.api`` types.
 from __future__ import annotations
 
 import math
-import re
 from typing import Any, Sequence, get_args
 
 from console.api import (
+    BACKEND_KINDS,
     Backend,
     BackendInfo,
     Capabilities,
     Event,
     Failed,
     Finished,
-    Option,
-    OptionError,
     Request,
     RoutingStats,
     Started,
     TextDelta,
+    declaration_problems,
 )
+from console.api.options import NAME_PATTERN
 
 _EVENTS = get_args(Event)
-_KINDS = ("local", "modeled", "remote")
-_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 #: Slack for float sums of seconds.
 TOLERANCE_S = 1e-6
+#: Slack between a measured e2e and the wall time the kit saw the stream take.
+WALL_SLACK_S = 0.05
 
 
 class ConformanceError(AssertionError):
@@ -46,32 +46,19 @@ def check_backend_class(cls: Any) -> None:
     _require(isinstance(cls, type) and issubclass(cls, Backend), f"{cls!r} is not a console.api.Backend subclass")
     info = getattr(cls, "info", None)
     _require(isinstance(info, BackendInfo), f"{cls.__name__}.info must be a BackendInfo")
-    _require(bool(_NAME.match(info.name)), f"backend name {info.name!r}: use lowercase letters, digits, '.', '_', '-'")
+    _require(bool(NAME_PATTERN.match(info.name)), f"backend name {info.name!r}: use lowercase letters, digits, '.', '_', '-'")
     _require(bool(info.display_name.strip()), f"backend {info.name!r} has an empty display_name")
-    _require(info.kind in _KINDS, f"backend {info.name!r} kind {info.kind!r} is not one of {_KINDS}")
+    _require(info.kind in BACKEND_KINDS, f"backend {info.name!r} kind {info.kind!r} is not one of {BACKEND_KINDS}")
     _require(isinstance(cls.capabilities, Capabilities), f"{cls.__name__}.capabilities must be Capabilities")
     _require(not getattr(cls, "__abstractmethods__", None), f"{cls.__name__} leaves stream() abstract")
     check_options(info.name, cls.options)
 
 
 def check_options(backend: str, options: Any) -> None:
-    """Options are a tuple of unique ``Option``\\ s with help and valid defaults."""
-    _require(isinstance(options, tuple), f"{backend}: options must be a tuple, got {type(options).__name__}")
-    seen: set[str] = set()
-    for opt in options:
-        _require(isinstance(opt, Option), f"{backend}: {opt!r} is not a console.api.Option")
-        _require(opt.name not in seen, f"{backend}: option {opt.name!r} declared twice")
-        seen.add(opt.name)
-        _require(bool(_NAME.match(opt.name)), f"{backend}: option name {opt.name!r} is not a plain lowercase key")
-        _require(len(opt.help.strip()) >= 10, f"{backend}: option {opt.name!r} needs a help text")
-        try:
-            parsed = opt.parse(opt.default)
-        except OptionError as exc:
-            raise ConformanceError(f"{backend}: invalid default: {exc}") from None
-        _require(parsed == opt.default, f"{backend}: default of {opt.name!r} is not of type {opt.type}")
-        if opt.type in ("int", "float", "bool"):
-            _require(opt.parse(str(opt.default)) == opt.default,
-                     f"{backend}: default of {opt.name!r} does not survive a CLI/TOML string round trip")
+    """The declaration rule of ``console.api.options.declaration_problems`` (the
+    host refuses a plugin on the same rule)."""
+    problems = declaration_problems(options)
+    _require(not problems, f"{backend}: {problems[0] if problems else ''}")
 
 
 def check_events(
@@ -79,8 +66,14 @@ def check_events(
     *,
     backend: Backend,
     request: Request,
+    arrivals: Sequence[float] | None = None,
+    start: float | None = None,
 ) -> None:
-    """One reply obeys the event contract: order, usage, timing, routing, cost."""
+    """One reply obeys the event contract: order, usage, timing, routing, cost.
+
+    ``arrivals`` (``time.monotonic()`` when the kit received each event) and
+    ``start`` (when it called ``stream``) let a measured stream be checked
+    against the wall clock (:func:`check_measured_clock`)."""
     name = backend.info.name
     _require(len(events) > 0, f"{name}: stream yielded nothing")
     for ev in events:
@@ -109,6 +102,29 @@ def check_events(
     _check_routing(name, backend, request, middle, completion)
     _check_timing(name, last, deltas, completion)
     _check_cost(name, backend, last)
+    if arrivals is not None and last.clock == "measured":
+        check_measured_clock(name, events, arrivals, arrivals[0] if start is None else start)
+
+
+def check_measured_clock(name: str, events: Sequence[Any], arrivals: Sequence[float], start: float) -> None:
+    """A ``measured`` reply's times are real: they advance, the end-to-end time is
+    more than zero and not longer than the kit saw the stream take, and text
+    that arrived apart in time is not stamped with one time."""
+    last = events[-1]
+    wall = arrivals[-1] - start
+    t = last.timing
+    _require(t.e2e_s > 0 and last.at > 0,
+             f"{name}: measured reply has e2e_s {t.e2e_s} and final at {last.at}: measured clocks must advance "
+             "(read time.monotonic() where tokens are produced)")
+    limit = wall + WALL_SLACK_S + 0.1 * wall
+    _require(t.e2e_s <= limit and t.ttft_s <= limit,
+             f"{name}: measured e2e {t.e2e_s:.3f} s / ttft {t.ttft_s:.3f} s exceed the {wall:.3f} s the kit "
+             "saw the stream take")
+    timed = [(e.at, a) for e, a in zip(events, arrivals) if isinstance(e, TextDelta) and e.text]
+    if len(timed) >= 2 and timed[-1][1] - timed[0][1] > 0.005:
+        _require(timed[-1][0] > timed[0][0],
+                 f"{name}: measured TextDeltas arrived {1000 * (timed[-1][1] - timed[0][1]):.0f} ms apart "
+                 f"but carry the same time {timed[0][0]}")
 
 
 def _check_clock(name: str, events: Sequence[Any]) -> None:

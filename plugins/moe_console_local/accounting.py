@@ -1,7 +1,9 @@
-"""Measured timing and cost of one reply, from monotonic token timestamps.
+"""Measured cost of one reply, from its measured timing.
 
-Times are ``time.monotonic()`` values read where the engine handed each token
-over (see ``console.engine.aio``). Cost charges this machine's price per hour
+Times are ``time.monotonic()`` values read where the engine produced each
+token, accumulated by ``console.api.TokenTimer`` (the engine does not report
+when it began this sequence's prefill, so the whole time to first token is
+counted as prefill). Cost charges this machine's price per hour
 for the measured time: prefill time to the prompt tokens, decode time to the
 generated tokens, expressed as USD per million tokens at the measured rates.
 """
@@ -18,29 +20,6 @@ PRICE_NOTE = (
     "assumption: on-demand price of a small 2-vCPU cloud VM, about 0.10 USD/h "
     f"({PRICE_DATE}); set the price_usd_per_hour option to your own"
 )
-
-
-def measured_timing(start: float, token_times: list[float], end: float) -> Timing:
-    """Timing of a reply accepted at ``start`` whose tokens were produced at
-    ``token_times`` (first one out of prefill) and which ended at ``end``.
-
-    The engine does not report when it began this sequence's prefill, so the
-    whole time to first token is counted as prefill (``queue_s`` is 0)."""
-    if not token_times:
-        e2e = max(end - start, 0.0)
-        return Timing(ttft_s=e2e, e2e_s=e2e, prefill_s=e2e, label=TIMING_LABEL)
-    first, last = token_times[0], token_times[-1]
-    gaps = tuple(max(b - a, 0.0) for a, b in zip(token_times, token_times[1:]))
-    return Timing(
-        ttft_s=first - start,
-        e2e_s=max(end, last) - start,
-        inter_token_s=gaps,
-        queue_s=0.0,
-        prefill_s=first - start,
-        decode_s=sum(gaps),
-        clock="measured",
-        label=TIMING_LABEL,
-    )
 
 
 def measured_cost(timing: Timing, usage: Usage, price_usd_per_hour: float) -> Cost:

@@ -244,12 +244,13 @@ async def test_bad_backend_options_are_problems_and_defaults_are_used(host, stor
     settings = dataclasses.replace(settings, backend_options={
         "modeled-x": {"price_usd_per_chip_hour": -1, "bogus": 3, "gap_s": 0.25}})
     session = session_for(host, store, settings, clock)
-    await session.switch_backend("modeled-x")
+    assert any(p.startswith("[backends.modeled-x] price_usd_per_chip_hour = -1: must be a number >= 0; "
+                            "using the default 2.0") for p in session.problems)  # at start-up
+    assert any("unknown option 'bogus'" in p for p in session.problems)
+    switched = await session.switch_backend("modeled-x")
     assert session.backend.settings["price_usd_per_chip_hour"] == 2.0
     assert session.backend.settings["gap_s"] == 0.25
-    assert any(p.startswith("[backends.modeled-x] option 'price_usd_per_chip_hour' must be >= 0.0")
-               for p in session.problems)
-    assert any("unknown option 'bogus'" in p for p in session.problems)
+    assert len(switched) == 2 and switched[0].startswith("[backends.modeled-x] price_usd_per_chip_hour = -1")
 
 
 async def test_unknown_default_backend_falls_back_with_a_problem(host, store, clock):

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+import pytest
+
 from pathlib import Path
 
 from console.api import Option, Sampling
@@ -93,8 +97,9 @@ def test_unknown_keys_and_wrong_types_are_reported_not_fatal(tmp_path):
     text = "\n".join(problems)
     assert f"{path}:1:1: default_backend must be a string, got an integer" in text
     assert f"{path}:2:1: unknown setting 'colour'" in text
-    assert f"{path}:4:1: sampling.temperature must be a number, got a string; using 0.7" in text
-    assert f"{path}:5:3: sampling.max_tokens must be >= 1, got 0; using 256" in text
+    assert (f"{path}:4:1: sampling.temperature = 'hot': must be a finite number >= 0 (0 = greedy); "
+            "using the default 0.7") in text
+    assert f"{path}:5:3: sampling.max_tokens = 0: must be at least 1; using the default 256" in text
     assert f"{path}:7:1: unknown sampling key 'topk'" in text
     assert f"{path}:9:1: keymap.newline must be a key" in text
     assert len(problems) == 6
@@ -160,6 +165,75 @@ def test_backend_options_checked_against_declared_options():
         "h100", declared, {"concurrency": 0, "price_usd_per_chip_hour": 3.1, "fp8": "yes", "bogus": 1})
     assert valid == {"price_usd_per_chip_hour": 3.1, "fp8": True}
     assert problems == [
-        "[backends.h100] option 'concurrency' must be >= 1 (got 0); using default 8",
+        "[backends.h100] concurrency = 0: must be an integer >= 1; using the default 8",
         "[backends.h100] unknown option 'bogus' (known: concurrency, fp8, price_usd_per_chip_hour); ignored",
     ]
+
+
+@pytest.mark.parametrize("line, shown, rule", [
+    ("temperature = nan", "nan", "must be a finite number >= 0 (0 = greedy)"),
+    ("top_p = nan", "nan", "must be in (0, 1]"),
+    ("seed = -1", "-1", "must be an integer >= 0 (none: a random seed)"),
+    ("temperature = inf", "inf", "must be a finite number >= 0 (0 = greedy)"),
+    ("repetition_penalty = 0", "0", "must be a finite number > 0 (1 = off)"),
+])
+def test_bad_sampling_values_fall_back_with_file_line_and_column(tmp_path, line, shown, rule):
+    path = write(tmp_path / "settings.toml", f"theme = \"nord\"\n[sampling]\n  {line}\n")
+    settings, problems = load_settings(path)
+    key = line.split(" ")[0]
+    assert settings.sampling == Sampling() and settings.theme == "nord"
+    assert problems == [f"{path}:3:3: sampling.{key} = {shown}: {rule}; using the default "
+                        f"{getattr(Sampling(), key)!r}"]
+
+
+def test_sampling_form_toml_and_cli_share_one_rule(tmp_path):
+    """The settings file, the TUI form's parser and Sampling itself refuse the same values."""
+    from console.api import SAMPLING_RULES, SamplingError
+    from console.tui.screens.sampling import parse_sampling
+
+    for key, bad in (("seed", -1), ("temperature", float("nan")), ("top_p", 0.0), ("top_k", -1),
+                     ("max_tokens", 0), ("min_p", 1.5)):
+        path = write(tmp_path / f"{key}.toml", f"[sampling]\n{key} = {'nan' if bad != bad else bad}\n")
+        _, problems = load_settings(path)
+        assert len(problems) == 1 and SAMPLING_RULES[key].rule in problems[0]
+        with pytest.raises(SamplingError, match=key):
+            Sampling(**{key: bad})
+        if key in ("seed", "temperature", "top_p", "top_k", "max_tokens"):
+            with pytest.raises(ValueError, match=re.escape(SAMPLING_RULES[key].rule)):
+                parse_sampling(Sampling(), {key: "nan" if bad != bad else str(bad)})
+
+
+def test_a_keymap_key_that_does_not_exist_keeps_the_default(tmp_path):
+    path = write(tmp_path / "settings.toml",
+                 '[keymap]\nsend = "ctrl+foo"\nnewline = "ctrl+j"\nquit = "hyperr+q"\nhelp = "f1,full_stop"\n')
+    settings, problems = load_settings(path)
+    assert settings.keymap == {"newline": "ctrl+j", "help": "f1,full_stop"}
+    assert problems == [
+        f"{path}:2:1: keymap.send = 'ctrl+foo': 'ctrl+foo': there is no key called 'foo'; the default key is kept",
+        f"{path}:4:1: keymap.quit = 'hyperr+q': 'hyperr+q' has an unknown modifier 'hyperr'; "
+        "the default key is kept",
+    ]
+
+
+def test_backend_option_problems_name_file_line_table_key_value_and_rule(tmp_path):
+    path = write(tmp_path / "settings.toml",
+                 '[backends.replay]\nspeed = 0\n[backends.h100]\nconcurrency = "lots"\nbogus = 1\n')
+    settings, problems = load_settings(path)
+    assert problems == []  # the declared options are not known yet
+    speed = (Option("speed", "float", 1.0, "replay speed", minimum=0.1, maximum=100.0),)
+    valid, problems = settings.checked_options("replay", speed)
+    assert valid == {} and problems == [
+        f"{path}:2:1: [backends.replay] speed = 0: must be a number from 0.1 to 100; using the default 1.0"]
+    conc = (Option("concurrency", "int", 128, "sequences per chip", minimum=1, maximum=4096),)
+    _, problems = settings.checked_options("h100", conc)
+    assert problems == [
+        f"{path}:4:1: [backends.h100] concurrency = 'lots': must be an integer from 1 to 4096; using the default 128",
+        f"{path}:5:1: [backends.h100] unknown option 'bogus' (known: concurrency); ignored"]
+
+
+def test_a_secret_option_value_is_never_repeated(tmp_path):
+    path = write(tmp_path / "settings.toml", '[backends.echo]\napi_key_env = "sk-live-1234 5678"\n')
+    settings, _ = load_settings(path)
+    key = (Option("api_key_env", "secret", "OPENAI_API_KEY", "variable holding the API key"),)
+    _, problems = settings.checked_options("echo", key)
+    assert len(problems) == 1 and "sk-live" not in problems[0] and "(not shown)" in problems[0]

@@ -155,7 +155,7 @@ async def test_a_backend_that_lingers_after_aclose_is_caught():
 
 TEST_FILE = '''
 import asyncio
-from console.api import Backend, BackendInfo, Finished, Started, TextDelta, Timing, Usage
+from console.api import Backend, BackendInfo, Finished, Started, TextDelta, TokenTimer, Usage
 from console.testing import BackendConformance
 
 class Counter(Backend):
@@ -163,13 +163,19 @@ class Counter(Backend):
     finals = 1
 
     async def stream(self, request):
-        yield Started(request.request_id, "counter", "m", 1)
-        n = request.sampling.max_tokens
-        for i in range(n):
+        timer = TokenTimer(label="measured (counting)")
+        yield Started(request.request_id, "counter", "m", 1, at=timer.now())
+        text, reason = "", "length"
+        for i in range(request.sampling.max_tokens):
             await asyncio.sleep(0.001)
-            yield TextDelta(f"{i} ", (i,), at=0.0)
+            if any(stop in text + f"{i} " for stop in request.sampling.stop):
+                reason = "stop"
+                break
+            text += f"{i} "
+            yield TextDelta(f"{i} ", (i,), at=timer.token())
+        timing = timer.timing()
         for _ in range(self.finals):
-            yield Finished("length", Usage(1, n), Timing(ttft_s=0.0, e2e_s=0.0))
+            yield Finished(reason, Usage(1, timer.count), timing, at=timing.e2e_s)
 
 class DoubleFinish(Counter):
     finals = 2
@@ -205,6 +211,6 @@ def test_kit_runs_as_an_installed_pytest_plugin(tmp_path):
         capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path,
     )
     tail = out.stdout[-3000:]
-    assert "3 failed, 12 passed" in tail, tail
+    assert "7 failed, 18 passed" in tail, tail
     assert "FAILED test_probe.py::TestDoubleFinish::test_reply_follows_event_contract" in tail
     assert "2 Finished/Failed events; exactly one is required" in tail

@@ -112,7 +112,7 @@ def _load(workshop, source):
         (HOOK_RAISES, "RuntimeError: registry on fire"),
         (UNKNOWN_HOOK, "implements unknown hook 'register_backend'"),
         (NOT_A_BACKEND, "registered <class 'dict'>, which is not a console.api.Backend subclass"),
-        (BAD_OPTION_DEFAULT, "backend 'badopt': default of option 'level' must be >= 1"),
+        (BAD_OPTION_DEFAULT, "backend 'badopt': invalid default: option 'level' = 0: must be an integer from 1 to 3"),
     ],
     ids=["import-error", "syntax-error", "hook-raises", "unknown-hook", "not-a-backend", "bad-option"],
 )
@@ -146,9 +146,10 @@ def test_incompatible_api_version_is_refused(workshop, declared):
         host.create("versioned")
 
 
-def test_undeclared_api_version_is_taken_as_1_0(workshop):
+def test_undeclared_api_version_is_loaded_and_shown_as_undeclared(workshop):
     host, record = _load(workshop, API.format(declaration=""))
-    assert (record.status, record.api_version, record.api_declared) == ("loaded", "1.0", False)
+    assert (record.status, record.api_version, record.api_declared, record.api_source) == (
+        "loaded", None, False, None)
     assert record.backends == ("versioned",)
 
 
@@ -169,7 +170,7 @@ def test_create_rejects_unknown_names_and_bad_options(workshop):
     host = workshop.host()
     with pytest.raises(PluginError, match="unknown backend 'nope'; known: good"):
         host.create("nope")
-    with pytest.raises(OptionError, match="option 'words' must be >= 1"):
+    with pytest.raises(OptionError, match="option 'words' = 0: must be an integer >= 1"):
         host.create("good", words=0)
     with pytest.raises(OptionError, match="unknown option"):
         host.create("good", colour="red")

@@ -69,5 +69,6 @@ def test_plugins_load_json_lists_backends_with_options(workshop):
     data = json.loads(out.stdout)
     assert data["backends"] == [{
         "name": "parrot", "display_name": "Parrot", "kind": "remote", "plugin": "good",
-        "options": [{"name": "words", "type": "int", "default": 3, "help": "how many words to repeat back"}],
+        "options": [{"name": "words", "type": "int", "default": 3, "help": "how many words to repeat back",
+                         "rule": "must be an integer >= 1", "choices": [], "minimum": 1, "maximum": None}],
     }]

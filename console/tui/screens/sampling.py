@@ -15,16 +15,16 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static, TextArea
 
-from console.api import Sampling
+from console.api import SAMPLING_RULES, Sampling, SamplingError
 from console.tui.widgets.format import escape
 
-#: field -> (label, parser, check, message)
+#: field -> label; each field's rule is console.api.SAMPLING_RULES[field] (one rule everywhere)
 FIELDS = {
-    "temperature": ("Temperature", float, lambda v: v >= 0, "must be >= 0 (0 = greedy)"),
-    "top_p": ("Top-p", float, lambda v: 0 < v <= 1, "must be in (0, 1]"),
-    "top_k": ("Top-k", int, lambda v: v >= 0, "must be >= 0 (0 = off)"),
-    "max_tokens": ("Max tokens", int, lambda v: v >= 1, "must be >= 1"),
-    "seed": ("Seed", int, lambda v: v >= 0, "must be a non-negative integer or empty"),
+    "temperature": "Temperature",
+    "top_p": "Top-p",
+    "top_k": "Top-k",
+    "max_tokens": "Max tokens",
+    "seed": "Seed",
 }
 
 
@@ -32,18 +32,12 @@ def parse_sampling(base: Sampling, values: dict[str, str]) -> Sampling:
     """``base`` with the form's ``values`` applied; ``ValueError`` names the bad field."""
     changes = {}
     for name, raw in values.items():
-        label, parse, check, message = FIELDS[name]
-        raw = raw.strip()
-        if name == "seed" and raw == "":
-            changes[name] = None
-            continue
         try:
-            value = parse(raw)
-        except ValueError:
-            raise ValueError(f"{label}: {raw!r} is not a number ({message})") from None
-        if not check(value):
-            raise ValueError(f"{label}: {message}")
-        changes[name] = value
+            changes[name] = SAMPLING_RULES[name].parse_text(name, raw)
+        except SamplingError as exc:
+            if isinstance(exc.value, str):
+                raise ValueError(f"{FIELDS[name]}: {exc.value!r} is not a number ({exc.rule})") from None
+            raise ValueError(f"{FIELDS[name]}: {exc.rule}, got {exc.value!r}") from None
     return dataclasses.replace(base, **changes)
 
 
@@ -63,7 +57,7 @@ class SamplingForm(ModalScreen[tuple[Sampling, str] | None]):
             yield Static("[b]Sampling & system prompt[/]  [dim]this conversation · Ctrl+S saves · Esc closes[/]",
                          classes="dialog-title")
             with Grid(id="sampling-grid"):
-                for name, (label, *_rest) in FIELDS.items():
+                for name, label in FIELDS.items():
                     value = getattr(self.sampling, name)
                     yield Label(label)
                     yield Input("" if value is None else str(value), id=f"field-{name}",

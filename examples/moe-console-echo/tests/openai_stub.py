@@ -3,7 +3,8 @@
 We cannot run a real inference server in the test suite, so this small stdlib
 HTTP server speaks the same wire format: ``POST /v1/chat/completions`` with
 ``"stream": true`` answers ``text/event-stream`` in chunked encoding, one
-``chat.completion.chunk`` per word of "You said: <last user message>", a final
+``chat.completion.chunk`` per word of "You said: <last user message>" (cut
+before the first ``stop`` string and at ``max_tokens`` words), a final
 usage chunk (``stream_options.include_usage``) and ``data: [DONE]``. It counts
 open streams so a test can see that a cancelled client really hung up.
 """
@@ -74,6 +75,10 @@ class OpenAIStub:
                 pieces = _PIECE.findall("You said: " + (users[-1] if users else ""))
                 limit = body.get("max_tokens") or len(pieces)
                 reason = "length" if len(pieces) > limit else "stop"
+                text = "".join(pieces[:limit])  # stop strings cut the text as vLLM does (not included)
+                cuts = [i for i in (text.find(s) for s in body.get("stop") or ()) if i >= 0]
+                if cuts:
+                    pieces, limit, reason = _PIECE.findall(text[: min(cuts)]), len(text), "stop"
                 base = {"id": "chatcmpl-stub", "object": "chat.completion.chunk", "model": "stub-model"}
                 for piece in pieces[:limit]:
                     time.sleep(stub.delay_s)

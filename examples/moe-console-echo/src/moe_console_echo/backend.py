@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import time
 from typing import Any, AsyncIterator
 
 from console.api import (
@@ -19,21 +17,13 @@ from console.api import (
     Request,
     Started,
     TextDelta,
-    Timing,
+    TokenTimer,
     Usage,
 )
 
 from moe_console_echo.sse import HTTPError, post_events
 
 _WORD = re.compile(r"\s*\S+|\s+")  # a word with the space before it; trailing space
-
-
-def _timing(start: float, token_times: list[float], end: float, label: str) -> Timing:
-    """Measured timing from the arrival times of the pieces of the reply."""
-    first = token_times[0] if token_times else end
-    gaps = tuple(b - a for a, b in zip(token_times, token_times[1:]))
-    return Timing(ttft_s=first - start, e2e_s=end - start, inter_token_s=gaps,
-                  prefill_s=first - start, decode_s=sum(gaps), label=label)
 
 
 class EchoBackend(Backend):
@@ -50,7 +40,7 @@ class EchoBackend(Backend):
         Option("base_url", "str", "", "OpenAI-compatible API root such as http://127.0.0.1:8000/v1; "
                "empty: echo the last user message, no server needed"),
         Option("model", "str", "default", "model name sent to the server"),
-        Option("api_key_env", "str", "OPENAI_API_KEY",
+        Option("api_key_env", "secret", "OPENAI_API_KEY",
                "environment variable holding the API key, sent as a Bearer token when set"),
         Option("delay_s", "float", 0.02, "echo mode: seconds between words", minimum=0.0, maximum=10.0),
         Option("timeout_s", "float", 30.0, "seconds to wait for the server before giving up", minimum=0.1),
@@ -63,7 +53,7 @@ class EchoBackend(Backend):
 
     # ----------------------------------------------------------- echo mode
     async def _echo(self, request: Request) -> AsyncIterator[Event]:
-        start = time.monotonic()
+        timer = TokenTimer(label="measured (echo mode: no model, paced by delay_s)")
         user = [m.content for m in request.messages if m.role == "user"]
         words = _WORD.findall(user[-1] if user else "")
         limit = request.sampling.max_tokens
@@ -73,14 +63,11 @@ class EchoBackend(Backend):
             reply, reason = reply[: min(cuts)], "stop"
         prompt = sum(len(_WORD.findall(m.content)) for m in request.messages)
         yield Started(request.request_id, self.info.name, "echo", prompt, at=0.0)
-        times: list[float] = []
         for piece in _WORD.findall(reply):
             await asyncio.sleep(self.settings["delay_s"])
-            times.append(time.monotonic())
-            yield TextDelta(piece, at=times[-1] - start)
-        end = time.monotonic()
-        timing = _timing(start, times, end, "measured (echo mode: no model, paced by delay_s)")
-        yield Finished(reason, Usage(prompt, len(times)), timing, at=end - start)
+            yield TextDelta(piece, at=timer.token())
+        timing = timer.timing()
+        yield Finished(reason, Usage(prompt, timer.count), timing, at=timing.e2e_s)
 
     # ------------------------------------------------------- server mode
     def _payload(self, request: Request) -> dict[str, Any]:
@@ -106,39 +93,37 @@ class EchoBackend(Backend):
         return payload
 
     async def _from_server(self, request: Request) -> AsyncIterator[Event]:
-        start = time.monotonic()
+        timer = TokenTimer(label="measured (client side: network + server)")
         url = self.settings["base_url"].rstrip("/") + "/chat/completions"
-        key = os.environ.get(self.settings["api_key_env"], "")
+        key = self.secret("api_key_env") or ""
         headers = {"Authorization": f"Bearer {key}"} if key else {}
-        text, times, reason, usage, model = "", [], "stop", None, self.settings["model"]
+        text, reason, usage, model = "", "stop", None, self.settings["model"]
         started = False
         try:
             async for chunk in post_events(url, self._payload(request), headers, self.settings["timeout_s"]):
                 if not started:
                     model = chunk.get("model") or model
                     # prompt_tokens is 0 here: an OpenAI stream reports usage only at its end
-                    yield Started(request.request_id, self.info.name, model, 0, at=time.monotonic() - start)
+                    yield Started(request.request_id, self.info.name, model, 0, at=timer.now())
                     started = True
                 if chunk.get("usage"):
                     usage = chunk["usage"]
                 for choice in chunk.get("choices") or ():
                     piece = (choice.get("delta") or {}).get("content") or ""
                     if piece:
-                        times.append(time.monotonic())
                         text += piece
-                        yield TextDelta(piece, at=times[-1] - start)
+                        yield TextDelta(piece, at=timer.token())
                     if choice.get("finish_reason") in ("stop", "length"):
                         reason = choice["finish_reason"]
         except (OSError, TimeoutError, HTTPError, ValueError) as exc:
             detail = str(exc) or type(exc).__name__
             yield Failed(f"{url}: {' '.join(detail.split())}", partial_text=text,
-                         usage=Usage(0, len(times)), at=time.monotonic() - start)
+                         usage=Usage(0, timer.count), at=timer.now())
             return
         if not started:
-            yield Failed(f"{url}: the server sent no events", at=time.monotonic() - start)
+            yield Failed(f"{url}: the server sent no events", at=timer.now())
             return
-        end = time.monotonic()
         prompt = int(usage.get("prompt_tokens", 0)) if usage else 0
-        completion = int(usage.get("completion_tokens", len(times))) if usage else len(times)
-        timing = _timing(start, times, end, "measured (client side: network + server)")
-        yield Finished(reason, Usage(prompt, completion), timing, at=end - start)
+        completion = int(usage.get("completion_tokens", timer.count)) if usage else timer.count
+        timing = timer.timing()
+        yield Finished(reason, Usage(prompt, completion), timing, at=timing.e2e_s)
