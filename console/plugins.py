@@ -314,7 +314,7 @@ class PluginHost:
         others = [p for p in self._pm.get_plugins() if p is not plugin]
         config = MappingProxyType(dict(self._config.get(record.name, {})))
         found = self._pm.subset_hook_caller("configure", others)(config=config)
-        record.warnings = tuple(str(line) for lines in found if lines for line in lines)
+        record.warnings += tuple(str(line) for lines in found if lines for line in lines)
         backends: list[Any] = []
         specs: list[HardwareSpec] = []
         refused: list[str] = []

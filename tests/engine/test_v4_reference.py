@@ -124,23 +124,24 @@ def test_kv_bytes_fall_with_compression():
     assert sliding.kv_bytes_at(10_000) == sliding.kv_bytes_at(1_000)     # the window ring only
 
 
-def test_generate_cli_streams_a_reply_from_a_v4_folder():
+def test_generate_cli_streams_a_reply_from_a_v4_folder(tmp_path):
     """``moe-console generate --model <tiny V4 folder>`` in a subprocess: greedy tokens equal
     the engine's own continuation of the chat-templated prompt."""
+    import os
     import subprocess
     import sys
     folder = FIXTURES / "v4_sliding_hash_native"
     proc = subprocess.run([sys.executable, "-c", "import sys; from console.cli import main; sys.exit(main())",
                            "generate", "--model", str(folder), "Hello there",
                            "--temperature", "0", "--max-tokens", "6", "--json"],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "MOE_CONSOLE_HOME": str(tmp_path)})
     assert proc.returncode == 0, proc.stderr
     events = [json.loads(line) for line in proc.stdout.splitlines()]
     tokens = [e["id"] for e in events if e["event"] == "token"]
     summary = events[-1]
     assert summary["event"] == "summary" and summary["completion_tokens"] == len(tokens) > 0
     m = model("v4_sliding_hash_native")
-    from console.cli.generate import prompt_token_ids
-    prompt = prompt_token_ids(m.tokenizer, "Hello there", system=None, raw=False)
+    prompt = m.tokenizer.apply_chat_template([{"role": "user", "content": "Hello there"}])
     expected = list(m.generate(prompt, len(tokens)))
     assert tokens == expected[:len(tokens)]

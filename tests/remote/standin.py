@@ -45,6 +45,12 @@ def tokens(text: str) -> list[str]:
     return PIECE.findall(text)
 
 
+def _stop_at(text: str, stops: list[str]) -> int | None:
+    """Where ``text`` must end for the earliest stop string in it (``None``: no stop)."""
+    found = [text.find(stop) for stop in stops if stop and stop in text]
+    return min(found) if found else None
+
+
 def vllm_error(status: int, message: str, kind: str) -> JSONResponse:
     return JSONResponse({"error": {"message": message, "type": kind, "param": None, "code": status}}, status)
 
@@ -143,6 +149,7 @@ class StandIn:
         self.m_running.labels(**self._labels).inc()
         self.m_prompt.labels(**self._labels).inc(n_prompt)
         finished, last, sent = "abort", start, 0
+        text, stops = "", [body["stop"]] if isinstance(body.get("stop"), str) else list(body.get("stop") or [])
 
         def chunk(piece: str | None, reason: str | None = None) -> str:
             choice: dict[str, Any] = {"index": 0, "finish_reason": reason}
@@ -157,6 +164,7 @@ class StandIn:
         try:
             if chat:
                 yield f"data: {json.dumps({'choices': [{'index': 0, 'delta': {'role': 'assistant'}}], 'model': self.model})}\n\n"
+            cut = None
             for i in range(limit):
                 await asyncio.sleep(self.token_delay_s)
                 now = time.monotonic()
@@ -167,7 +175,14 @@ class StandIn:
                 last = now
                 sent += 1
                 self.m_gen.labels(**self._labels).inc()
-                yield chunk(("" if i == 0 else " ") + words[i % len(words)])
+                piece = ("" if i == 0 else " ") + words[i % len(words)]
+                cut = _stop_at(text + piece, stops)
+                if cut is not None:  # as vLLM: the text ends before the stop string
+                    if cut > len(text):
+                        yield chunk((text + piece)[len(text):cut])
+                    break
+                text += piece
+                yield chunk(piece)
                 if mode == "cut" and i == 1:
                     raise ConnectionResetError("stand-in drops the connection mid-stream")
                 if mode == "malformed" and i == 1:
@@ -176,7 +191,7 @@ class StandIn:
                     yield f"data: {json.dumps({'error': {'message': 'out of KV blocks', 'type': 'InternalServerError', 'code': 500}})}\n\n"
                 if mode == "stall":
                     await asyncio.sleep(3600)
-            finished = "length" if limit == int(body.get("max_tokens") or 16) else "stop"
+            finished = "length" if sent == int(body.get("max_tokens") or 16) and cut is None else "stop"
             yield chunk(None, finished)
             if (body.get("stream_options") or {}).get("include_usage"):
                 usage = {"prompt_tokens": n_prompt, "completion_tokens": sent, "total_tokens": n_prompt + sent}
