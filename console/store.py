@@ -135,12 +135,17 @@ def _dump(obj: Any) -> str | None:
 
 
 def _load(kind: type, text: str | None) -> Any:
+    """The dataclass stored as JSON in ``text``; ``None`` when empty or when it can no longer
+    be rebuilt (damaged, or refused by today's rules, e.g. a sampling value now out of range)."""
     if not text:
         return None
-    data = json.loads(text)
-    names = {f.name for f in dataclasses.fields(kind)}
-    data = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items() if k in names}
-    return kind(**data)
+    try:
+        data = json.loads(text)
+        names = {f.name for f in dataclasses.fields(kind)}
+        data = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items() if k in names}
+        return kind(**data)
+    except (ValueError, TypeError, AttributeError):  # SamplingError is a ValueError
+        return None
 
 
 _MESSAGE_COLUMNS = ("id, conversation_id, role, content, status, backend, model, usage, timing, "

@@ -28,32 +28,15 @@ from __future__ import annotations
 import asyncio
 from typing import Any, ClassVar
 
-from console.api import Finished, HardwareSpec, Message, Request, Sampling
+from console.api import Finished, HardwareSpec, Message, Request, Sampling, spec_problems
 from console.api.options import NAME_PATTERN
 from console.testing.checks import ConformanceError
 from console.testing.runner import check_reply
 
 
 def spec_problems_of(spec: HardwareSpec) -> list[str]:
-    """The host's problems with ``spec`` (``console.api.hardware.spec_problems``).
-
-    Until that function lands (CONTRACTS §4), the host's current validator is
-    asked instead: building the modeled backend class refuses a bad spec with
-    one message."""
-    try:
-        from console.api.hardware import spec_problems  # type: ignore[attr-defined]
-    except ImportError:
-        spec_problems = None
-    if spec_problems is not None:
-        return list(spec_problems(spec))
-    from console.api import PluginError
-    from console.modeled import backend_class_for
-
-    try:
-        backend_class_for(spec)
-    except PluginError as exc:
-        return [str(exc)]
-    return []
+    """The host's problems with ``spec``: ``console.api.spec_problems``, the one validator."""
+    return list(spec_problems(spec))
 
 
 def check_hardware_spec(spec: Any) -> None:

@@ -137,3 +137,16 @@ async def test_the_console_starts_on_a_garbage_database_and_says_so(tmp_path, mo
         await pilot.pause()
         assert any("moved to" in p for p in app.problems)
         assert app.store.list_conversations() == []
+
+
+def test_a_stored_sampling_that_todays_rules_refuse_falls_back_to_defaults(tmp_path):
+    db = tmp_path / "conversations.db"
+    with Store(db) as store:
+        conv = store.new_conversation("old")
+    with sqlite3.connect(db) as raw:  # written by an older console, before temperature had a bound
+        raw.execute("UPDATE conversations SET sampling = ? WHERE id = ?",
+                    ('{"temperature": Infinity, "max_tokens": 10}', conv.id))
+        raw.execute("UPDATE conversations SET backend = 'local' WHERE id = ?", (conv.id,))
+    with Store(db) as store:
+        loaded = store.load(conv.id)
+    assert loaded.sampling is None and loaded.backend == "local"
