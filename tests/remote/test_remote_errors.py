@@ -3,8 +3,8 @@
 A real ``moe-console serve`` cannot be made to crash with a 500, answer in
 SGLang's flat error shape, cut a stream, send malformed SSE or stall, so these
 run against the stand-in (standin.py: a real Starlette/uvicorn server on a
-loopback port that misbehaves on request). Transport errors (refused, DNS, TLS)
-need no server at all. The 401 and 404 of a real server are in
+loopback port that misbehaves on request). Transport errors need no server
+(refused, DNS) or any plain-HTTP one (TLS). The 401 and 404 of a real server are in
 test_remote_backend.py.
 """
 
@@ -70,8 +70,9 @@ async def test_transport_errors():
     assert "DNS lookup failed: no such host 'no-such-host.invalid'" in dns[-1].error
 
 
-async def test_tls_error_is_named(standin):
-    tls = await collect(backend_for(standin.base_url.replace("http://", "https://"), model="m",
+async def test_tls_error_is_named(served):
+    """TLS spoken to a plain-HTTP server (our own serve)."""
+    tls = await collect(backend_for(served.url.replace("http://", "https://"), model="m",
                                     connect_timeout_s=2).stream(ask()))
     assert "TLS error" in tls[-1].error
 
