@@ -138,3 +138,19 @@ async def test_servers_are_told_apart_by_their_answers(served):
             async with httpx.AsyncClient() as client:
                 info = await probe(client, server.base_url)
         assert info.kind == kind, (owned_by, info.evidence)
+
+
+def test_plugins_command_lists_the_configured_endpoints(capsys):
+    """`moe-console plugins --load` discovers plugins with the settings' tables (as the TUI does)."""
+    assert main(["remote", "add", "mine", "http://127.0.0.1:9/v1", "--hardware", "h100"]) == 0
+    with settings_file().open("a") as f:
+        f.write('\n[remote.broken]\nurl = "ftp://x"\n')
+    capsys.readouterr()
+    assert main(["plugins", "--load", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    remote = [(b["name"], b["kind"]) for b in listed["backends"] if b["plugin"] == "remote"]
+    assert remote == [("mine", "remote")]
+    (record,) = [p for p in listed["plugins"] if p["name"] == "remote"]
+    assert any("[remote.broken]" in w for w in record["warnings"])
+    assert main(["plugins", "--load"]) == 0
+    assert "backends: mine" in capsys.readouterr().out
