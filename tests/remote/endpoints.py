@@ -34,7 +34,7 @@ def served():
 
 @pytest.fixture(scope="session")
 def locked():
-    """``moe-console serve --max-batch 1 --api-key-env MOE_CONSOLE_TEST_SERVE_KEY``."""
+    """``moe-console serve --max-batch 1 --api-key-env ONE_SEQ_KEY`` (the README's second server)."""
     with shared("locked") as server:
         yield server
 

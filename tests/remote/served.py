@@ -29,8 +29,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from console.loadgen.spawn import serve
 
-KEY_ENV = "MOE_CONSOLE_TEST_SERVE_KEY"
-KEY = "integ-test-key"
+KEY_ENV, KEY = "ONE_SEQ_KEY", "change-me"  # as in the README's "On one machine"
 FLAGS = {"plain": (), "locked": ("--max-batch", "1", "--api-key-env", KEY_ENV)}
 WAIT_S = 30.0
 
