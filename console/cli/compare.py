@@ -115,7 +115,7 @@ def build(args: argparse.Namespace):
     """``(comparison, measured rows, calibration report)`` the arguments ask for (raises UserError)."""
     from console import perf
     from console.perf.selection import build_comparison
-    from console.plugins import PluginHost
+    from console.configured import discover_configured
 
     try:
         workload = perf.Workload(
@@ -129,7 +129,7 @@ def build(args: argparse.Namespace):
             **_mtp(args.mtp))
         perf.load_profile(args.model)  # an unknown model is reported before the plugins are read
         user = perf.load_price_file(args.prices) if args.prices else None
-        host = PluginHost.discover()
+        host = discover_configured(warn=lambda line: print(f"moe-console: warning: {line}", file=sys.stderr))
         for line in plugin_problems(host):
             print(f"moe-console: warning: {line}", file=sys.stderr)
         names = [n.strip() for n in args.backends.split(",") if n.strip()]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import textwrap
 
 WIDTH = 80
@@ -33,9 +34,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from console.api import API_VERSION
-    from console.plugins import PluginHost
+    from console.configured import discover_configured
 
-    host = PluginHost.discover()
+    host = discover_configured(warn=lambda line: print(f"moe-console: warning: {line}", file=sys.stderr))
     if args.load:
         host.load_all()
     records = host.plugins

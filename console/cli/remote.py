@@ -60,7 +60,7 @@ def _endpoints() -> tuple[dict[str, Any], list[str]]:
 
 
 def run_add(args: argparse.Namespace) -> int:
-    from console.plugins import PluginHost
+    from console.configured import discover_configured
     from moe_console_remote.config import parse_endpoint
 
     table: dict[str, Any] = {"url": args.url}
@@ -72,7 +72,7 @@ def run_add(args: argparse.Namespace) -> int:
     endpoint, problems = parse_endpoint(args.name, table)
     if endpoint is None or problems:
         raise UserError(problems[0].replace(f"[remote.{args.name}]: ", "") if problems else "invalid endpoint")
-    taken = {e.name: e.plugin for e in PluginHost.discover().backends() if e.plugin != "remote"}
+    taken = {e.name: e.plugin for e in discover_configured().backends() if e.plugin != "remote"}
     if args.name in taken:
         raise UserError(f"{args.name!r} is already the name of a backend of plugin {taken[args.name]!r}; pick another")
     path = _write(args.name, endpoint.as_table())

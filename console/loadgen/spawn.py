@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import os
 import re
 import signal
 import subprocess
@@ -29,15 +30,17 @@ _LAUNCH = "import sys; from console.cli import main; sys.exit(main(sys.argv[1:])
 
 @contextlib.contextmanager
 def serve(model: str | None = None, *, start_timeout_s: float = 120.0, extra: tuple[str, ...] = (),
-          command: list[str] | None = None) -> Iterator[str]:
+          command: list[str] | None = None, env: dict[str, str] | None = None) -> Iterator[str]:
     """Run ``moe-console serve`` on a free loopback port; yields its ``.../v1`` URL.
-    ``command`` replaces the whole command line (tests start another server that
-    keeps the same contract)."""
+    ``extra``: more ``serve`` flags (``--max-batch 1``...); ``env``: variables added
+    to this process's environment for the child (``--api-key-env``'s key);
+    ``command`` replaces the whole command line (another server with the same contract)."""
     if command is None:
         command = [sys.executable, "-c", _LAUNCH, "serve", "--host", "127.0.0.1", "--port", "0", *extra]
         if model:
             command += ["--model", model]
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+                             env={**os.environ, **env} if env else None)
     tail: collections.deque[str] = collections.deque(maxlen=8)
     found = threading.Event()
     url: list[str] = []

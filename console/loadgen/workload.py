@@ -122,7 +122,10 @@ class EndpointCounter(TokenCounter):
 
 
 class LocalCounter(TokenCounter):
-    """A checkpoint folder's tokenizer (``console.engine``), BOS not counted."""
+    """A checkpoint folder's tokenizer (``console.engine``), counting as a server counts a
+    text prompt of ``/v1/completions``: its BOS token (when the tokenizer has one) plus the
+    text's tokens. ``/tokenize`` of vLLM and ``moe-console serve`` counts the same way
+    (``add_special_tokens`` defaults to true), so both counters make the same prompts."""
 
     def __init__(self, folder: str, label: str | None = None) -> None:
         from console.engine.tokenizer import load_tokenizer
@@ -131,10 +134,11 @@ class LocalCounter(TokenCounter):
         if tokenizer is None:
             raise LoadgenError(f"{folder}: no tokenizer files there (tokenizer.json)")
         self.tokenizer = tokenizer
-        self.source = f"the model's tokenizer ({label or folder}; BOS not counted)"
+        self.bos = 1 if tokenizer.bos_token_id is not None else 0
+        self.source = f"the model's tokenizer ({label or folder}; BOS {'counted' if self.bos else 'none'})"
 
     async def count(self, text: str) -> int:
-        return len(self.tokenizer.encode(text))
+        return self.bos + len(self.tokenizer.encode(text))
 
 
 async def exact_prompt(count: Callable[[str], Awaitable[int]], tokens: int, rng: random.Random) -> str:

@@ -68,8 +68,10 @@ def reply_cost(endpoint: Endpoint, timing: Timing, usage: Usage) -> Cost | None:
     chips = endpoint.chips or 1
     usd_per_s = chips * endpoint.price_usd_per_chip_hour / 3600.0
     per_m_in = usd_per_s * timing.prefill_s / usage.prompt_tokens * 1e6 if usage.prompt_tokens else 0.0
-    gaps = timing.inter_token_s
-    per_m_out = usd_per_s * (timing.decode_s / len(gaps)) * 1e6 if gaps else 0.0
+    # seconds per token after the first, as TPOT: a chunk may carry several tokens (a busy
+    # server sends what it has), so tokens come from usage, not from counting gaps
+    after_first = usage.completion_tokens - 1 if usage.completion_tokens > 1 else len(timing.inter_token_s)
+    per_m_out = usd_per_s * (timing.decode_s / after_first) * 1e6 if after_first else 0.0
     label = (f"{chips} chip(s) x {endpoint.price_usd_per_chip_hour} USD/chip-hour ([remote.{endpoint.name}]) "
              "at this reply's measured rates, network included; an upper bound when the server is shared")
     return Cost(input_usd=usage.prompt_tokens * per_m_in / 1e6, output_usd=usage.completion_tokens * per_m_out / 1e6,

@@ -2,7 +2,8 @@
 
 :func:`probe` asks an endpoint, concurrently and each with the client's
 timeouts: ``GET /v1/models`` (ids, ``owned_by``, ``max_model_len``),
-``GET /version`` (vLLM, and ``moe-console serve``), ``GET /props``
+``GET /version`` (vLLM's ``{"version"}``; ``moe-console serve`` adds
+``"server": "moe-console"``), ``GET /props``
 (llama-server: ``build_info``, slots), ``GET /server_info`` (SGLang) and
 ``GET /metrics`` (which metric prefix it prints: ``vllm:``, ``sglang:``,
 ``llamacpp:``, ``moe_console:``, or MindIE's unprefixed names). The kind is
@@ -152,6 +153,10 @@ async def probe(client: httpx.AsyncClient, url: str, headers: dict[str, str] | N
     if isinstance(version_data, dict) and version_data.get("version"):
         info.version = info.version or str(version_data["version"])
         info.evidence.append(f"/version says {version_data['version']}")
+        named = _OWNERS.get(str(version_data.get("server") or "").lower())
+        if named:
+            kinds.append(named)
+            info.evidence.append(f"/version names the server {version_data['server']!r}")
     server_header = ""
     for response in (metrics, version, props):
         if response is not None and response.headers.get("server"):

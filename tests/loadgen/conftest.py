@@ -5,4 +5,4 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "remote"))
 
-from endpoints import _home, endpoint_url, standin  # noqa: E402,F401
+from endpoints import _home, locked, served  # noqa: E402,F401

@@ -1,98 +1,168 @@
-"""``moe-console bench serve`` end to end against real loopback servers.
+"""``moe-console bench serve`` end to end against two real ``moe-console serve`` processes.
 
-Two stand-in endpoints (tests/remote/standin.py: real HTTP servers that stand
-in for vLLM/SGLang, pacing tokens) at different speeds; the printed table, the
-JSON and the saved file are checked against the raw per-request records.
+``served`` (default flags) and ``locked`` (``--max-batch 1`` and an API key,
+named by a ``[remote.locked]`` table): one run with ``--vs``, small workload.
+The printed table, the JSON and the saved file (CONTRACTS.md §2) are checked
+against the raw per-request records it saved; the same file is read back by
+``compare --measured`` and ``compare --calibrate``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
-import sys
-import textwrap
+import re
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 
 from console.cli import main
 from console.loadgen.spawn import serve
 from console.loadgen.workload import LoadgenError
-from standin import StandIn
+from served import KEY, KEY_ENV
 
-ARGS = ["--concurrency", "1,4", "--requests", "6", "--prompt-tokens", "24", "--output-tokens", "12"]
-
-
-def saved_run(home: Path) -> dict:
-    (path,) = (home / "bench").glob("*.json")
-    return json.loads(path.read_text())
+PROMPT, OUTPUT, REQUESTS = 24, 12, 4
+ARGS = ["--concurrency", "1,4", "--requests", str(REQUESTS), "--prompt-tokens", str(PROMPT),
+        "--output-tokens", str(OUTPUT)]
 
 
-def test_vs_prints_side_by_side_with_ratios_and_saves_the_raw_records(tmp_path, capsys):
-    with StandIn(token_delay_s=0.002) as fast, StandIn(token_delay_s=0.006, owned_by="sglang") as slow:
-        code = main(["bench", "serve", "--url", fast.base_url, "--vs", slow.base_url, "--hardware", "h100",
-                     "--chips", "8", "--price", "2.35", *ARGS])
-        fast_bodies, slow_bodies = fast.requests, slow.requests
-    out = capsys.readouterr().out
+@pytest.fixture(scope="module")
+def vs_run(served, locked, tmp_path_factory):
+    """One ``bench serve --url SERVED --vs locked`` run: (printed text, saved document, its path)."""
+    home = tmp_path_factory.mktemp("bench-home")
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("MOE_CONSOLE_HOME", str(home))
+        env.setenv(KEY_ENV, KEY)
+        assert main(["remote", "add", "locked", locked.url, "--api-key-env", KEY_ENV]) == 0
+        with contextlib.redirect_stdout(out):
+            code = main(["bench", "serve", "--url", served.url, "--vs", "locked", "--hardware", "h200",
+                         "--chips", "8", "--price", "3.5", *ARGS])
     assert code == 0
-    doc = saved_run(tmp_path / "home")
+    (path,) = (home / "bench").glob("*.json")
+    return out.getvalue(), json.loads(path.read_text()), path
+
+
+def test_vs_saves_the_raw_records_and_every_figure_is_theirs(vs_run, served, locked):
+    _, doc, _ = vs_run
     assert doc["schema"] == "moe-console/bench-serve/1"
     w = doc["workload"]
     assert (w["prompt_tokens"], w["output_tokens"], w["requests"], w["concurrency"], w["ignore_eos"], w["seed"]) == (
-        24, 12, 6, [1, 4], True, 0)
+        PROMPT, OUTPUT, REQUESTS, [1, 4], True, 0)
     a, b = doc["endpoints"]
-    assert (a["server"]["kind"], b["server"]["kind"]) == ("vllm", "sglang")
-    assert (a["hardware"], a["chips"], a["price_usd_per_chip_hour"]) == ("h100", 8, 2.35)
-    # the same workload went to both: identical prompts, ignore_eos and max_tokens
-    prompts = lambda bodies: [x["prompt"] for x in bodies if x["max_tokens"] == 12]  # noqa: E731
-    assert prompts(fast_bodies) == prompts(slow_bodies) and len(prompts(fast_bodies)) == 12
-    assert all(x["ignore_eos"] is True and x["stream"] is True for x in fast_bodies + slow_bodies)
-
+    assert (a["url"], b["url"], b["name"]) == (served.url, locked.url, "locked")
+    assert a["server"]["kind"] == b["server"]["kind"] == "moe-console" and a["model"] == b["model"] == "builtin"
+    assert (a["hardware"], a["chips"], a["price_usd_per_chip_hour"]) == ("h200", 8, 3.5)
+    assert b["hardware"] is None and "/tokenize" in a["token_count"] and "/tokenize" in b["token_count"]
     for endpoint in (a, b):
         for level in endpoint["levels"]:
             reqs = level["requests"]
-            assert [(r["output_tokens"], r["prompt_tokens"], r["error"]) for r in reqs] == [(12, 24, None)] * 6
-            assert all(len(r["itl_s"]) == 11 for r in reqs)
-            # the summary figures are exactly those of the raw records (numpy as reference)
+            # prompts of exactly P tokens by the server's /tokenize, and the server's usage agrees
+            assert [(r["prompt_tokens"], r["output_tokens"], r["error"], r["usage_reported"]) for r in reqs] == [
+                (PROMPT, OUTPUT, None, True)] * REQUESTS
+            # a chunk may carry several tokens; never more gaps than tokens after the first
+            assert all(0 <= len(r["itl_s"]) <= OUTPUT - 1 for r in reqs)
             ttft = [r["ttft_s"] * 1000 for r in reqs]
-            tpot = [(r["e2e_s"] - r["ttft_s"]) / 11 * 1000 for r in reqs]
+            tpot = [(r["e2e_s"] - r["ttft_s"]) / (OUTPUT - 1) * 1000 for r in reqs]
             itl = [g * 1000 for r in reqs for g in r["itl_s"]]
-            assert level["ttft_ms"]["p50"] == pytest.approx(np.percentile(ttft, 50))
-            assert level["tpot_ms"]["mean"] == pytest.approx(np.mean(tpot))
-            assert level["itl_ms"]["p99"] == pytest.approx(np.percentile(itl, 99))
-            assert level["output_tok_s"] == pytest.approx(72 / level["duration_s"])
-            # and the measurement is real: the gaps add up to at least the stand-in's pacing
-            # (one gap can be short when two chunks arrive in one read; their sum cannot)
-            assert np.mean(itl) >= (2.0 if endpoint is a else 6.0) * 0.8
+            e2e = [r["e2e_s"] * 1000 for r in reqs]
+            for key, values in (("ttft_ms", ttft), ("tpot_ms", tpot), ("e2e_ms", e2e)):
+                assert level[key]["mean"] == pytest.approx(np.mean(values))
+                for q in (50, 99):
+                    assert level[key][f"p{q}"] == pytest.approx(np.percentile(values, q))
+            if itl:
+                assert level["itl_ms"]["p50"] == pytest.approx(np.percentile(itl, 50))
+                assert level["itl_ms"]["p99"] == pytest.approx(np.percentile(itl, 99))
+            duration = level["duration_s"]
+            assert duration >= max(r["sent_s"] + r["e2e_s"] for r in reqs) - 1e-6
+            assert level["output_tok_s"] == pytest.approx(REQUESTS * OUTPUT / duration)
+            assert level["total_tok_s"] == pytest.approx(REQUESTS * (PROMPT + OUTPUT) / duration)
+            assert level["request_throughput"] == pytest.approx(REQUESTS / duration)
+    for level in a["levels"]:
+        assert level["output_tok_s_per_chip"] == pytest.approx(level["output_tok_s"] / 8)
+        assert level["usd_per_m_output_tokens"] == pytest.approx(8 * 3.5 / (level["output_tok_s"] * 3600) * 1e6)
+    # --max-batch 1 serves one request at a time, and the records show it: at concurrency 4 each
+    # reply's first token arrives after the previous reply's last one
+    spans = sorted((r["sent_s"] + r["ttft_s"], r["sent_s"] + r["ttft_s"] + sum(r["itl_s"]))
+                   for r in b["levels"][1]["requests"])
+    assert all(later[0] >= earlier[1] for earlier, later in zip(spans, spans[1:])), spans
 
-    level_a, level_b = a["levels"][1], b["levels"][1]
-    tpot_ratio = level_b["tpot_ms"]["p50"] / level_a["tpot_ms"]["p50"]
-    assert tpot_ratio > 1.0, "the slower endpoint (3x the token pacing) shows a larger TPOT"
-    assert "concurrency 4" in out and f"{b['name']} / {a['name']}" in out
-    assert "reported by the press, not measured" in out and "[measured]" in out
-    block = out[out.index("concurrency 4"):]
-    tpot_row = next(line for line in block.splitlines() if line.startswith("TPOT p50"))
-    assert tpot_row.split()[2] == f"{tpot_ratio:.2f}"
-    assert "$ / M output tokens" in out and f"${level_a['usd_per_m_output_tokens']:,.3f}" in out
+
+def test_vs_prints_the_side_by_side_table_with_the_ratios_of_the_saved_figures(vs_run):
+    out, doc, path = vs_run
+    a, b = doc["endpoints"]
+    assert f"{b['name']} / {a['name']}" in out and "reported by the press, not measured" in out
+    assert f"{a['name']} [measured]" in out and f"{b['name']} [measured]" in out
+    for i, concurrency in enumerate((1, 4)):
+        figures = out[out.index(f"concurrency {concurrency} "):]
+        ratios = figures[figures.index(f"{b['name']} / {a['name']}"):]
+        figures, ratios = figures[:figures.index("\n\n")], ratios[:ratios.index("\n\n")]
+        rows = {cells[0]: cells[1:] for cells in (re.split(r"\s{2,}", line) for line in ratios.splitlines())}
+        lv_a, lv_b = a["levels"][i], b["levels"][i]
+        for title, figure in (("output throughput", lambda lv: lv["output_tok_s"]),
+                              ("TTFT p50", lambda lv: lv["ttft_ms"]["p50"]),
+                              ("TPOT p50", lambda lv: lv["tpot_ms"]["p50"]),
+                              ("ITL p99", lambda lv: lv["itl_ms"]["p99"])):
+            assert rows[title][0] == f"{figure(lv_b) / figure(lv_a):.2f}", (title, ratios)
+        assert f"{lv_a['output_tok_s']:,.1f} tok/s" in figures and f"{lv_b['output_tok_s']:,.1f} tok/s" in figures
+        assert f"${lv_a['usd_per_m_output_tokens']:,.3f}" in figures
 
 
-def test_json_has_the_document_and_ratios(standin, capsys):
-    assert main(["bench", "serve", "--url", standin.base_url, "--vs", standin.base_url, "--json", *ARGS]) == 0
+def test_compare_measured_reads_the_file_bench_serve_wrote(vs_run, capsys):
+    _, doc, path = vs_run
+    assert main(["compare", "--measured", str(path), "--backends", "h200", "--json"]) == 0
+    rows = {r["id"]: r for r in json.loads(capsys.readouterr().out)["measured"]}
+    a, b = doc["endpoints"]
+    for level in a["levels"]:
+        c = level["concurrency"]
+        throughput, tpot = rows[f"{a['name']}-c{c}-throughput"], rows[f"{a['name']}-c{c}-tpot"]
+        assert throughput["measured"] == pytest.approx(level["output_tok_s_per_chip"])
+        assert tpot["measured"] == pytest.approx(level["tpot_ms"]["mean"])
+        for row in (throughput, tpot):
+            assert row["hardware"] == "h200" and row["who"] == f"you ({a['name']}: moe-console {a['server']['version']})"
+            assert row["modeled"] is not None and row["error"] == pytest.approx(row["modeled"] / row["measured"] - 1)
+            assert str(path) in row["source"]
+    undeclared = [r for r in rows.values() if r["id"].startswith("locked-")]
+    assert undeclared and all("does not say which hardware" in r["why"] for r in undeclared)
+    assert main(["compare", "--measured", str(path), "--backends", "h200"]) == 0
+    assert "measured figures of your run beside the model" in capsys.readouterr().out
+
+
+def test_compare_calibrate_fits_the_model_to_the_file_bench_serve_wrote(vs_run, capsys):
+    _, doc, path = vs_run
+    assert main(["compare", "--calibrate", str(path), "--backends", "h200", "--json"]) == 0
+    fit = json.loads(capsys.readouterr().out)["calibration"]["h200"]
+    assert fit["runs"] == 4  # 2 levels x (throughput, TPOT) of the endpoint that declared its hardware
+    assert fit["factors"]["calibration"] == "user" and path.name in fit["factors"]["run"]
+    assert set(fit["moved"]) >= {"eta", "overlap"} and fit["error_after"] <= fit["error_before"]
+
+
+def test_json_has_the_document_and_ratios(served, capsys):
+    assert main(["bench", "serve", "--url", served.url, "--vs", served.url, "--json", "--requests", "2",
+                 "--concurrency", "1,2", "--prompt-tokens", "16", "--output-tokens", "4"]) == 0
     doc = json.loads(capsys.readouterr().out)
     names = [e["name"] for e in doc["endpoints"]]
     assert len(set(names)) == 2, "the same URL twice gets two distinct names"
-    assert [r["concurrency"] for r in doc["ratios"]] == [1, 4]
+    assert [r["concurrency"] for r in doc["ratios"]] == [1, 2]
     first = doc["ratios"][0]
     want = doc["endpoints"][1]["levels"][0]["ttft_ms"]["p50"] / doc["endpoints"][0]["levels"][0]["ttft_ms"]["p50"]
     assert first["label"] == "measured" and first["ttft"] == pytest.approx(want)
-    assert Path(doc["saved"]).is_file()
+    assert json.loads(Path(doc["saved"]).read_text())["endpoints"] == doc["endpoints"]
 
 
-def test_goodput_counts_requests_meeting_the_slos(standin, capsys):
-    assert main(["bench", "serve", "--url", standin.base_url, "--slo-ttft-ms", "10000", "--slo-tpot-ms", "0.001",
-                 "--json", *ARGS]) == 0
+def test_goodput_counts_requests_meeting_the_slos(served, capsys):
+    assert main(["bench", "serve", "--url", served.url, "--slo-ttft-ms", "100000", "--slo-tpot-ms", "0.0001",
+                 "--json", "--requests", "2", "--concurrency", "2", "--prompt-tokens", "16",
+                 "--output-tokens", "4"]) == 0
     level = json.loads(capsys.readouterr().out)["endpoints"][0]["levels"][0]
-    assert level["goodput_req_s"] == 0.0  # nobody makes a TPOT of 1 microsecond
+    assert level["goodput_req_s"] == 0.0  # nobody makes a TPOT of 0.1 microsecond
+    assert main(["bench", "serve", "--url", served.url, "--slo-ttft-ms", "100000", "--json", "--requests", "2",
+                 "--concurrency", "2", "--prompt-tokens", "16", "--output-tokens", "4"]) == 0
+    level = json.loads(capsys.readouterr().out)["endpoints"][0]["levels"][0]
+    assert level["goodput_req_s"] == pytest.approx(level["request_throughput"])  # everyone makes 100 s
 
 
 def test_unreachable_endpoint_is_one_line_error(capsys):
@@ -111,50 +181,23 @@ def test_bad_url_or_name_is_explained(capsys):
     assert "neither an endpoint URL nor a [remote.NAME]" in capsys.readouterr().err
 
 
-SERVE_STANDIN = textwrap.dedent("""
-    import signal, sys, threading
-    sys.path.insert(0, {here!r})
-    from standin import StandIn
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *a: stop.set())
-    with StandIn() as s:
-        print("INFO: loading", flush=True)
-        print(f"serving standin on {{s.base_url}}", flush=True)
-        stop.wait()
-    print("stopped cleanly", flush=True)
-""")
-
-
-def test_spawn_waits_for_the_printed_url_and_health_then_stops_the_server(tmp_path):
-    """The serve contract (CONTRACTS.md §3) with a stand-in child process, until
-    moe-console serve lands; the next test runs the real one when it exists."""
-    import httpx
-
-    script = tmp_path / "fake_serve.py"
-    script.write_text(SERVE_STANDIN.format(here=str(Path(__file__).parents[1] / "remote")))
-    with serve(command=[sys.executable, str(script)]) as url:
-        assert url.startswith("http://127.0.0.1:") and url.endswith("/v1")
-        assert httpx.get(url + "/models").json()["data"][0]["id"] == "standin"
-    with pytest.raises(httpx.ConnectError):
-        httpx.get(url + "/models", timeout=2)
-    failing = tmp_path / "fail.py"
-    failing.write_text("print('cannot load the model'); raise SystemExit(3)")
-    with pytest.raises(LoadgenError, match="exited with status 3 before printing its URL: cannot load the model"):
-        with serve(command=[sys.executable, str(failing)]):
+def test_a_serve_that_cannot_start_is_one_line(tmp_path, capsys):
+    missing = tmp_path / "no-model"
+    with pytest.raises(LoadgenError, match="exited with status 2 before printing its URL: .*no such model folder"):
+        with serve(str(missing)):
             pass
+    assert main(["bench", "serve", "--serve-model", str(missing), *ARGS]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("moe-console: error: moe-console serve exited with status 2") and "no such model" in err
 
 
-def _has_serve() -> bool:
-    from console.cli import build_parser
-
-    return "serve" in build_parser()._subparsers._group_actions[0].choices
-
-
-@pytest.mark.skipif(not _has_serve(), reason="moe-console serve is built on another branch (issue 10)")
-def test_bench_serve_without_url_starts_serve_on_the_builtin_model(capsys):
+def test_bench_serve_without_url_starts_serve_on_the_builtin_model_and_stops_it(capsys):
     assert main(["bench", "serve", "--concurrency", "1,2", "--requests", "2", "--prompt-tokens", "16",
                  "--output-tokens", "4", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     (endpoint,) = doc["endpoints"]
     assert endpoint["model"] == "builtin" and endpoint["server"]["kind"] == "moe-console"
-    assert all(r["output_tokens"] == 4 for lv in endpoint["levels"] for r in lv["requests"])
+    assert endpoint["url"].startswith("http://127.0.0.1:")
+    assert all((r["output_tokens"], r["prompt_tokens"]) == (4, 16) for lv in endpoint["levels"] for r in lv["requests"])
+    with pytest.raises(httpx.ConnectError):  # the server it started is gone
+        httpx.get(endpoint["url"] + "/models", timeout=5)

@@ -15,28 +15,41 @@ def workload(**kw):
     return Workload(**{**base, **kw})
 
 
-async def test_prompts_have_exactly_p_tokens_by_the_endpoints_count(standin):
+async def test_prompts_have_exactly_p_tokens_by_the_endpoints_count(served):
     async with httpx.AsyncClient() as client:
-        counter = EndpointCounter(client, standin.root, "standin", {})
+        counter = EndpointCounter(client, served.root, "builtin", {})
         assert await counter.works()
         prompts = await build_prompts(counter, workload(), level=0)
         again = await build_prompts(counter, workload(), level=0)
         other_level = await build_prompts(counter, workload(), level=1)
-    from standin import tokens
-
-    assert [len(tokens(p)) for p in prompts] == [37] * 5  # the stand-in's own tokenization
+    assert [served.post("/tokenize", {"prompt": p})["count"] for p in prompts] == [37] * 5
     assert prompts == again, "same seed and level: the same prompts"
     assert len(set(prompts)) == 5 and not set(prompts) & set(other_level), "prompts differ per request and level"
     assert "the endpoint's" in counter.source and "/tokenize" in counter.source
 
 
-@pytest.mark.parametrize("length", [1, 64, 300])
+@pytest.mark.parametrize("length", [2, 64, 300])
 async def test_prompts_have_exactly_p_tokens_by_the_builtin_tokenizer(length):
     counter = LocalCounter(str(builtin_model_path()), "built-in model")
     prompts = await build_prompts(counter, workload(prompt_tokens=length, requests=3), level=0)
     reference = load_tokenizer(builtin_model_path())  # a second, independent instance
-    assert [len(reference.encode(p)) for p in prompts] == [length] * 3
-    assert "built-in model" in counter.source
+    assert [1 + len(reference.encode(p)) for p in prompts] == [length] * 3  # BOS + text, as a server counts
+    assert "built-in model" in counter.source and "BOS counted" in counter.source
+
+
+async def test_both_counters_agree_with_the_servers_usage(served):
+    """The same text, counted by our serve's /tokenize, by the model's tokenizer, and by the
+    server itself when it runs the prompt (usage.prompt_tokens)."""
+    async with httpx.AsyncClient() as client:
+        endpoint = EndpointCounter(client, served.root, "builtin", {})
+        local = LocalCounter(str(builtin_model_path()), "built-in model")
+        for prompts in (await build_prompts(endpoint, workload(prompt_tokens=29, requests=2), level=0),
+                        await build_prompts(local, workload(prompt_tokens=29, requests=2), level=0)):
+            for prompt in prompts:
+                assert await endpoint.count(prompt) == await local.count(prompt) == 29
+                done = (await client.post(served.url + "/completions", json={
+                    "model": "builtin", "prompt": prompt, "max_tokens": 1})).json()
+                assert done["usage"]["prompt_tokens"] == 29
 
 
 def test_arrivals_are_seeded_poisson_and_all_at_once_without_a_rate():

@@ -1,3 +1,3 @@
 """Fixtures: see endpoints.py (shared with tests/loadgen)."""
 
-from endpoints import _home, endpoint_url, standin  # noqa: F401
+from endpoints import _home, locked, served, standin  # noqa: F401

@@ -1,16 +1,19 @@
-"""Fixtures of the remote and loadgen tests (imported by both conftests): endpoints on free loopback ports.
+"""Fixtures of the remote and loadgen tests (imported by both conftests).
 
-``endpoint_url`` is the one fixture that yields an OpenAI-compatible base URL
-for tests that only need *an* endpoint. By default it is the stand-in
-(:mod:`standin`, a real Starlette/uvicorn server that echoes words); with
-``MOE_CONSOLE_TEST_ENDPOINT=serve`` it is the real ``moe-console serve`` on the
-built-in model, and with ``MOE_CONSOLE_TEST_ENDPOINT=http://...`` that URL.
-Tests of failure modes and of exact figures keep using the stand-in.
+``served`` and ``locked`` are real ``moe-console serve`` processes on free
+loopback ports, one of each for the whole session (see served.py). Everything
+a real server does is tested against them.
+
+``standin`` is a stand-in for a *misbehaving* or *foreign* endpoint
+(standin.py: a real Starlette/uvicorn server whose "model" echoes words): it
+answers 500, SGLang's flat error body, cuts a stream, sends malformed SSE,
+stalls, and prints the metric names and ``owned_by`` of servers we cannot run
+here (vLLM, SGLang, llama.cpp). It is used only for what a real ``serve``
+cannot be made to do.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -18,28 +21,28 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from served import shared  # noqa: E402
 from standin import StandIn  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def served():
+    """``moe-console serve`` on the built-in model, default flags."""
+    with shared("plain") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def locked():
+    """``moe-console serve --max-batch 1 --api-key-env ONE_SEQ_KEY`` (the README's second server)."""
+    with shared("locked") as server:
+        yield server
 
 
 @pytest.fixture
 def standin():
     with StandIn() as server:
         yield server
-
-
-@pytest.fixture
-def endpoint_url():
-    choice = os.environ.get("MOE_CONSOLE_TEST_ENDPOINT", "standin")
-    if choice == "serve":
-        from console.loadgen.spawn import serve
-
-        with serve() as url:
-            yield url
-    elif choice.startswith("http"):
-        yield choice
-    else:
-        with StandIn() as server:
-            yield server.base_url
 
 
 @pytest.fixture(autouse=True)

@@ -1,10 +1,13 @@
-"""A stand-in OpenAI-compatible endpoint: a real Starlette app on a real uvicorn server.
+"""A stand-in for endpoints we cannot run here: a real Starlette app on a real uvicorn server.
 
-It stands in for an inference server (vLLM, SGLang, ``moe-console serve``) in
-tests that must not depend on one: it speaks the same wire format over real
-HTTP on a free loopback port, but its "model" only echoes words. A token is a
-word with the space before it (``\\s*\\S+``); ``/tokenize`` counts the same way,
-so prompt lengths can be checked exactly.
+It stands in for a *misbehaving* endpoint (500s, SGLang's flat error body, a
+stream cut mid-way, malformed SSE, a stall) and for *foreign* servers (vLLM,
+SGLang, llama.cpp: their ``owned_by`` and metric names), which a real
+``moe-console serve`` cannot be made to be. Everything our own server can do
+is tested against it instead (tests/remote/served.py). It speaks the same wire
+format over real HTTP on a free loopback port, but its "model" only echoes
+words. A token is a word with the space before it (``\\s*\\S+``);
+``/tokenize`` counts the same way.
 
 Routes: ``POST /v1/chat/completions`` and ``/v1/completions`` (SSE streaming,
 ``stream_options.include_usage``, ``ignore_eos`` + ``max_tokens``, ``seed``
@@ -59,18 +62,12 @@ class StandIn:
     """``with StandIn() as s: s.base_url`` -> ``http://127.0.0.1:PORT/v1``.
 
     ``token_delay_s``: pause before each streamed token. ``owned_by``: what
-    ``/v1/models`` says (servers are told apart by it). ``active`` counts the
-    streams in flight; ``requests`` keeps every JSON body received."""
+    ``/v1/models`` says (servers are told apart by it)."""
 
     def __init__(self, *, token_delay_s: float = 0.002, owned_by: str = "vllm", model: str = "standin",
                  api_key: str | None = None, version: str = "0.0-standin") -> None:
         self.token_delay_s, self.owned_by, self.model = token_delay_s, owned_by, model
         self.api_key, self.version = api_key, version
-        self.requests: list[dict[str, Any]] = []
-        self.active = 0
-        self.disconnects = 0
-        self.idle = threading.Event()
-        self.idle.set()
         self._metrics()
         self.app = Starlette(routes=[
             Route("/v1/chat/completions", self.completions, methods=["POST"]),
@@ -122,7 +119,6 @@ class StandIn:
         if refused:
             return refused
         body = await request.json()
-        self.requests.append(body)
         model = body.get("model", "")
         if model == "fail-401":
             return vllm_error(401, "Invalid API key", "authentication_error")
@@ -144,8 +140,6 @@ class StandIn:
         if not body.get("ignore_eos"):
             limit = min(limit, len(words))
         start = time.monotonic()
-        self.active += 1
-        self.idle.clear()
         self.m_running.labels(**self._labels).inc()
         self.m_prompt.labels(**self._labels).inc(n_prompt)
         finished, last, sent = "abort", start, 0
@@ -198,14 +192,9 @@ class StandIn:
                 yield f"data: {json.dumps({'choices': [], 'usage': usage, 'model': self.model})}\n\n"
             yield "data: [DONE]\n\n"
         finally:
-            if finished == "abort":
-                self.disconnects += 1
             self.m_e2e.labels(**self._labels).observe(time.monotonic() - start)
             self.m_success.labels(**self._labels, finished_reason=finished).inc()
             self.m_running.labels(**self._labels).dec()
-            self.active -= 1
-            if self.active == 0:
-                self.idle.set()
 
     # --------------------------------------------------------------- lifecycle
     def __enter__(self) -> StandIn:

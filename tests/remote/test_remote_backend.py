@@ -1,14 +1,17 @@
-"""The ``remote`` backend against real loopback servers (the stand-in, see standin.py).
+"""The ``remote`` backend against our own ``moe-console serve`` on a loopback port (served.py).
 
-Streaming, cancel mid-stream (the server sees the disconnect), every error
-class, a backend switch mid-conversation between ``local`` and ``remote``
-through console.conversation, and the plugin wiring from settings tables.
+Streaming (the text is the server's own greedy reply, the usage is the
+server's count), cancel mid-stream (the server's ``vllm:num_requests_running``
+drops and it counts an abort), usage and timing labels, the conformance kit,
+the errors a real server gives (401 without the key, 404 for an unknown
+model), and the plugin wiring from settings tables. What a real server cannot
+be made to do (500, cut streams, malformed SSE, stalls) is in
+test_remote_errors.py, against the stand-in.
 """
 
 from __future__ import annotations
 
 import asyncio
-import socket
 
 import pytest
 
@@ -17,84 +20,97 @@ from console.plugins import PluginHost
 from console.testing import BackendConformance, check_events, collect
 from moe_console_remote.backend import backend_class
 from moe_console_remote.config import Endpoint, parse_endpoints
-from standin import StandIn
+from served import KEY, KEY_ENV
+
+QUESTION = "What is a mixture of experts?"
 
 
-def backend_for(url: str, **table):
+def backend_for(url: str, *, ignore_eos: bool = False, **table):
     endpoint = Endpoint(name=table.pop("name", "gpu"), url=url, **table)
-    return backend_class(endpoint)()
+    return backend_class(endpoint)(ignore_eos=ignore_eos)
 
 
-def ask(text: str = "one two three four five six", max_tokens: int = 4) -> Request:
-    return Request(messages=(Message("user", text),), sampling=Sampling(max_tokens=max_tokens, temperature=0.0))
+def ask(text: str = QUESTION, max_tokens: int = 8) -> Request:
+    return Request(messages=(Message("user", text),), sampling=Sampling(max_tokens=max_tokens, temperature=0.0, seed=0))
 
 
 class TestConformance(BackendConformance):
-    """The plugin API's conformance kit, against the stand-in."""
+    """The plugin API's conformance kit, against the real server; a cancelled reply must
+    leave it idle and counted as an abort."""
 
-    prompt = "one two three four five six seven eight nine ten eleven twelve"
+    options = {"ignore_eos": True}
+    cancel_max_tokens = 900  # ~1 s of decoding: the cancel lands mid-stream
 
     @pytest.fixture(autouse=True)
-    def _server(self):
-        with StandIn(token_delay_s=0.005) as server:
-            self.server = server
-            self.backend_class = backend_class(Endpoint("gpu", server.base_url, model="standin", chips=8,
-                                                        price_usd_per_chip_hour=2.35))
-            self.options = {}
-            yield
+    def _server(self, served):
+        self.server = served
+        self.backend_class = backend_class(Endpoint("gpu", served.url, model="builtin", chips=8,
+                                                    price_usd_per_chip_hour=2.35))
+        self.aborts = served.aborted()
+        yield
 
     async def assert_idle(self, backend):
-        assert await asyncio.to_thread(self.server.idle.wait, 5), "the server still streams after the cancel"
+        await asyncio.to_thread(self.server.wait_idle)
+        assert self.server.aborted() > self.aborts, "the server never saw the cancel"
 
 
-async def test_streams_measures_on_arrival_and_reads_usage(standin):
-    backend = backend_for(standin.base_url, model="standin", chips=8, price_usd_per_chip_hour=2.35)
-    request = ask(max_tokens=4)
+async def test_streams_the_servers_reply_measured_on_arrival(served):
+    backend = backend_for(served.url, model="builtin", chips=8, price_usd_per_chip_hour=2.35, ignore_eos=True)
+    request = ask(max_tokens=8)
     events = await collect(backend.stream(request))
     check_events(events, backend=backend, request=request)
     text = "".join(e.text for e in events if isinstance(e, TextDelta))
-    assert text == "one two three four"
+    whole = served.post("/v1/chat/completions", {"model": "builtin", "messages": [{"role": "user", "content": QUESTION}],
+                                                 "max_tokens": 8, "temperature": 0.0, "seed": 0, "ignore_eos": True})
+    assert text and text == whole["choices"][0]["message"]["content"], "the streamed text is the server's reply"
     done = events[-1]
     assert isinstance(done, Finished) and done.reason == "length"
-    assert (done.usage.prompt_tokens, done.usage.completion_tokens) == (6, 4)
+    prompt = served.post("/tokenize", {"messages": [{"role": "user", "content": QUESTION}]})["count"]
+    assert (done.usage.prompt_tokens, done.usage.completion_tokens) == (prompt, 8) == (
+        whole["usage"]["prompt_tokens"], whole["usage"]["completion_tokens"])
     assert done.timing.label == "measured (remote: gpu, network included)"
-    assert len(done.timing.inter_token_s) == 3
+    deltas = [e for e in events if isinstance(e, TextDelta)]
     gaps = done.timing.inter_token_s
-    assert sum(gaps) / len(gaps) >= standin.token_delay_s * 0.6  # real gaps, paced by the server
+    assert len(gaps) == len(deltas) - 1 and all(g >= 0 for g in gaps)  # one gap per chunk after the first
+    assert done.timing.ttft_s == pytest.approx(deltas[0].at, abs=1e-6) and done.timing.e2e_s >= deltas[-1].at
+    # cost per output token, as TPOT: a chunk can carry several tokens, so tokens come from usage
     assert done.cost is not None and done.cost.usd_per_m_output == pytest.approx(
-        8 * 2.35 / 3600 * done.timing.decode_s / 3 * 1e6)
-    sent = standin.requests[-1]
-    assert sent["stream"] is True and sent["stream_options"] == {"include_usage": True}
+        8 * 2.35 / 3600 * done.timing.decode_s / 7 * 1e6)
     await backend.aclose()
 
 
-async def test_without_usage_tokens_are_counted_and_said_so(standin, monkeypatch):
-    backend = backend_for(standin.base_url, model="standin")
+async def test_without_usage_tokens_are_counted_and_said_so(served, monkeypatch):
+    backend = backend_for(served.url, model="builtin", ignore_eos=True)
     from moe_console_remote import backend as module
 
     real = module.request_payload
     monkeypatch.setattr(module, "request_payload", lambda *a: {**real(*a), "stream_options": {}})
     events = await collect(backend.stream(ask(max_tokens=3)))
-    assert events[-1].usage.completion_tokens == 3
-    assert "tokens counted from the stream's chunks (the server sent no usage)" in events[-1].timing.label
+    done = events[-1]
+    chunks = sum(1 for e in events if isinstance(e, TextDelta))
+    assert isinstance(done, Finished) and done.usage.completion_tokens == chunks
+    assert "tokens counted from the stream's chunks (the server sent no usage)" in done.timing.label
 
 
-async def test_model_defaults_to_the_servers_first(standin):
-    backend = backend_for(standin.base_url)
+async def test_model_defaults_to_the_servers_first(served):
+    backend = backend_for(served.url)
     events = await collect(backend.stream(ask(max_tokens=2)))
-    assert isinstance(events[-1], Finished) and standin.requests[-1]["model"] == "standin"
+    assert isinstance(events[-1], Finished) and backend._model == "builtin"
 
 
-async def test_cancel_mid_stream_frees_the_server(standin):
-    standin.token_delay_s = 0.02
-    backend = backend_for(standin.base_url, model="standin")
-    stream = backend.stream(ask(max_tokens=200))
+async def test_cancel_mid_stream_frees_the_servers_sequence(served):
+    backend = backend_for(served.url, model="builtin", ignore_eos=True)
+    aborts = served.aborted()
+    stream = backend.stream(ask(max_tokens=900))
     seen = [event async for event in _take(stream, 3)]
-    assert isinstance(seen[0], Started) and standin.active == 1
+    assert isinstance(seen[0], Started) and all(isinstance(e, TextDelta) for e in seen[1:])
+    assert await asyncio.to_thread(served.running) == 1
     await stream.aclose()
-    assert await asyncio.to_thread(standin.idle.wait, 5) and standin.disconnects == 1
+    await asyncio.to_thread(served.wait_for, lambda: served.running() == 0, "vllm:num_requests_running drops to 0")
+    assert await asyncio.to_thread(served.aborted) == aborts + 1
     events = await collect(backend.stream(ask(max_tokens=2)))  # and it serves again
     assert isinstance(events[-1], Finished)
+    await backend.aclose()
 
 
 async def _take(stream, n):
@@ -105,76 +121,23 @@ async def _take(stream, n):
             return
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+async def test_unknown_model_is_the_servers_404_in_one_line(served):
+    failed = (await collect(backend_for(served.url, model="nope").stream(ask())))[-1]
+    assert isinstance(failed, Failed) and "\n" not in failed.error
+    assert failed.error == (f"{served.url}/chat/completions: HTTP 404 not found: check the URL (it should end in "
+                            "/v1) and the model name: The model `nope` does not exist (this server serves "
+                            "`builtin`). (NotFoundError)")
 
 
-@pytest.mark.parametrize("model, expected", [
-    ("fail-401", "HTTP 401 unauthorized: check the API key (api_key_env): Invalid API key (authentication_error)"),
-    ("fail-404", "HTTP 404 not found: check the URL (it should end in /v1) and the model name: "
-                 "The model `fail-404` does not exist. (NotFoundError)"),
-    ("fail-429", "HTTP 429 too many requests: the server is at capacity, retry later: "
-                 "server is at capacity (overloaded)"),
-    ("fail-500", "HTTP 500 server error: engine crashed (InternalServerError)"),
-    ("cut", "the connection was cut mid-reply"),
-    ("malformed", "malformed SSE: data is not JSON: '{this is not json'"),
-    ("error-midstream", "the server reported an error mid-stream: out of KV blocks (InternalServerError)"),
-    ("stall", "the server sent nothing for too long (read_timeout_s); it may be hung or overloaded"),
-])
-async def test_every_error_class_is_one_failed_line_keeping_the_partial_reply(standin, model, expected):
-    backend = backend_for(standin.base_url, model=model, read_timeout_s=0.3)
-    request = ask(max_tokens=6)
-    events = await collect(backend.stream(request))
-    check_events(events, backend=backend, request=request)
-    failed = events[-1]
-    assert isinstance(failed, Failed) and expected in failed.error and "\n" not in failed.error
-    partial = "".join(e.text for e in events if isinstance(e, TextDelta))
-    assert failed.partial_text == partial
-    if model in ("cut", "malformed", "error-midstream"):
-        assert partial == "one two"
-    if model == "stall":
-        assert partial == "one"
-
-
-async def test_transport_errors():
-    refused = await collect(backend_for(f"http://127.0.0.1:{free_port()}/v1", model="m").stream(ask()))
-    assert "connection refused: nothing is listening there" in refused[-1].error
-    dns = await collect(backend_for("http://no-such-host.invalid/v1", model="m").stream(ask()))
-    assert "DNS lookup failed: no such host 'no-such-host.invalid'" in dns[-1].error
-
-
-async def test_tls_error_is_named(standin):
-    tls = await collect(backend_for(standin.base_url.replace("http://", "https://"), model="m",
-                                    connect_timeout_s=2).stream(ask()))
-    assert "TLS error" in tls[-1].error
-
-
-async def test_401_names_the_unset_key_variable(monkeypatch):
-    monkeypatch.delenv("MOE_TEST_KEY", raising=False)
-    with StandIn(api_key="sekrit") as server:
-        backend = backend_for(server.base_url, model="standin", api_key_env="MOE_TEST_KEY")
-        failed = (await collect(backend.stream(ask())))[-1]
-        assert "HTTP 401" in failed.error and "(environment variable MOE_TEST_KEY is not set)" in failed.error
-        monkeypatch.setenv("MOE_TEST_KEY", "sekrit")
-        assert isinstance((await collect(backend.stream(ask())))[-1], Finished)
-
-
-async def test_a_hung_server_does_not_block_the_event_loop(standin):
-    backend = backend_for(standin.base_url, model="stall", read_timeout_s=1.0)
-    ticks = 0
-
-    async def heartbeat():
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.01)
-            ticks += 1
-
-    beat = asyncio.create_task(heartbeat())
-    events = await collect(backend.stream(ask()))
-    beat.cancel()
-    assert isinstance(events[-1], Failed) and ticks > 30  # the loop kept running for the whole second
+async def test_401_names_the_unset_key_variable(locked, monkeypatch):
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    backend = backend_for(locked.url, model="builtin", api_key_env=KEY_ENV)
+    failed = (await collect(backend.stream(ask())))[-1]
+    assert isinstance(failed, Failed) and "HTTP 401 unauthorized: check the API key" in failed.error
+    assert f"(environment variable {KEY_ENV} is not set)" in failed.error
+    monkeypatch.setenv(KEY_ENV, KEY)
+    assert isinstance((await collect(backend.stream(ask(max_tokens=2))))[-1], Finished)
+    await backend.aclose()
 
 
 def test_settings_tables_become_backends_and_bad_ones_are_reported():

@@ -1,4 +1,9 @@
-"""``moe-console remote add|list|check|remove`` with a real settings.toml and a real server."""
+"""``moe-console remote add|list|check|remove`` with a real settings.toml and real servers.
+
+``remote check`` and kind detection run against our own serve (served.py); the
+stand-in plays the servers we cannot run here (vLLM, SGLang, llama.cpp), by
+their ``owned_by`` and metric names.
+"""
 
 from __future__ import annotations
 
@@ -66,6 +71,7 @@ def test_add_refuses_bad_input_with_one_line(capsys):
 
 
 def test_check_reports_kind_version_and_models(standin, capsys):
+    """A vLLM server (the stand-in answers as one) on declared Ascend hardware is vllm-ascend."""
     assert main(["remote", "add", "box", standin.base_url, "--hardware", "ascend950"]) == 0
     capsys.readouterr()
     assert main(["remote", "check", "box", "--json"]) == 0
@@ -89,16 +95,62 @@ def test_check_unreachable_and_unknown(capsys):
     assert "no endpoint 'nope' (known: gone)" in capsys.readouterr().err
 
 
-async def test_servers_are_told_apart_by_their_answers():
+def test_check_our_serve_names_it_with_its_evidence(served, locked, capsys, monkeypatch):
+    from console import __version__
+    from served import KEY, KEY_ENV
+
+    assert main(["remote", "add", "mine", served.url, "--hardware", "ascend950"]) == 0
+    capsys.readouterr()
+    assert main(["remote", "check", "mine", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["reachable"] and info["error"] is None and info["metrics"] is True
+    assert info["kind"] == "moe-console", "declared Ascend hardware does not make our serve vllm-ascend"
+    assert info["version"] == __version__
+    assert info["models"] == [{"id": "builtin", "owned_by": "moe-console", "max_model_len": 1024}]
+    for line in ("/v1/models owned_by 'moe-console'", "/metrics prints moe_console: names",
+                 "/version names the server 'moe-console'"):
+        assert line in info["evidence"]
+    # a server with a key: without it, check says so in one line; with it, all is read
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    assert main(["remote", "add", "keyed", locked.url, "--api-key-env", KEY_ENV]) == 0
+    capsys.readouterr()
+    assert main(["remote", "check", "keyed", "--json"]) == 1
+    refused = json.loads(capsys.readouterr().out)
+    assert "HTTP 401" in refused["error"] and "\n" not in refused["error"]
+    monkeypatch.setenv(KEY_ENV, KEY)
+    assert main(["remote", "check", "keyed"]) == 0
+    out = capsys.readouterr().out
+    assert "is reachable" in out and f"server: moe-console {__version__}" in out and "model: builtin" in out
+
+
+async def test_servers_are_told_apart_by_their_answers(served):
     import httpx
-    import pytest
 
     from moe_console_remote.detect import probe
     from standin import StandIn
 
-    for owned_by, kind in (("sglang", "sglang"), ("llamacpp", "llama-server"), ("moe-console", "moe-console"),
-                           ("someone", "vllm")):  # the last one: only its vllm: metric names give it away
+    async with httpx.AsyncClient() as client:
+        ours = await probe(client, served.url)
+    assert ours.kind == "moe-console" and len(ours.evidence) >= 3, ours.evidence
+    for owned_by, kind in (("sglang", "sglang"), ("llamacpp", "llama-server"), ("someone", "vllm")):
+        # the last one: only its vllm: metric names give it away
         with StandIn(owned_by=owned_by) as server:
             async with httpx.AsyncClient() as client:
                 info = await probe(client, server.base_url)
         assert info.kind == kind, (owned_by, info.evidence)
+
+
+def test_plugins_command_lists_the_configured_endpoints(capsys):
+    """`moe-console plugins --load` discovers plugins with the settings' tables (as the TUI does)."""
+    assert main(["remote", "add", "mine", "http://127.0.0.1:9/v1", "--hardware", "h100"]) == 0
+    with settings_file().open("a") as f:
+        f.write('\n[remote.broken]\nurl = "ftp://x"\n')
+    capsys.readouterr()
+    assert main(["plugins", "--load", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    remote = [(b["name"], b["kind"]) for b in listed["backends"] if b["plugin"] == "remote"]
+    assert remote == [("mine", "remote")]
+    (record,) = [p for p in listed["plugins"] if p["name"] == "remote"]
+    assert any("[remote.broken]" in w for w in record["warnings"])
+    assert main(["plugins", "--load"]) == 0
+    assert "backends: mine" in capsys.readouterr().out

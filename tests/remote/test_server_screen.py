@@ -1,4 +1,4 @@
-"""The TUI's server screen polls a live server's /metrics (the stand-in) and shows the figures."""
+"""The TUI's server screen polls a live server's /metrics (our own serve) and shows the figures."""
 
 from __future__ import annotations
 
@@ -28,12 +28,13 @@ def _text(table) -> str:
     return console.export_text()
 
 
-async def test_server_screen_shows_live_metrics(standin):
-    with httpx.stream("POST", standin.base_url + "/completions",
-                      json={"model": "standin", "prompt": "a b", "max_tokens": 3, "ignore_eos": True,
+async def test_server_screen_shows_live_metrics(served):
+    before = served.metric("vllm:request_success_total", finished_reason="length")
+    with httpx.stream("POST", served.url + "/completions",
+                      json={"model": "builtin", "prompt": "a b", "max_tokens": 3, "ignore_eos": True,
                             "stream": True}) as r:
         r.read()
-    app = Host(standin.base_url)
+    app = Host(served.url)
     async with app.run_test() as pilot:
         screen = app.screen
         assert isinstance(screen, ServerScreen)
@@ -42,7 +43,7 @@ async def test_server_screen_shows_live_metrics(standin):
             if screen._watcher is not None and len(screen._watcher.scrapes) >= 2:
                 break
         view = screen._watcher.view()
-        assert view.kind == "vllm" and view.finished.get("length") == 1
+        assert view.kind == "moe-console" and view.finished.get("length") == before + 1
         text = _text(screen.table)
         assert "running / waiting" in text and "reported by the server" in text
         await pilot.press("escape")
