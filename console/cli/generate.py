@@ -70,11 +70,13 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     from console.api import Message, OptionError, Request
     from console.api.options import parse_assignments
     from console.cli import UserError
-    from console.plugins import PluginHost
+    from console.configured import discover_configured
+    from console.settings import load_settings
 
     out = out or sys.stdout
     err = err or sys.stderr
-    host = PluginHost.discover()
+    settings, _ = load_settings()  # the file's other problems are the console's to show
+    host = discover_configured(settings)  # [remote.NAME] endpoints are backends here too
     if "help" in args.opt:
         out.write(options_help(host, args.backend) + "\n")
         return 0
@@ -91,7 +93,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         given = parse_assignments(args.opt)
     except OptionError as exc:
         raise UserError(str(exc)) from None
-    options = backend_options(args, entry, given, err)
+    options = backend_options(args, entry, given, err, settings)
     backend = host.create(args.backend, **options)
     messages = ([Message("system", args.system)] if args.system is not None else [])
     messages.append(Message("user", args.prompt))
@@ -125,13 +127,12 @@ def sampling_from_args(args: argparse.Namespace) -> Any:
         raise UserError(f"{SAMPLING_FLAGS[exc.field]} {exc.rule}, got {exc.value!r}") from None
 
 
-def backend_options(args: argparse.Namespace, entry: Any, given: dict[str, str], err: TextIO) -> dict[str, Any]:
+def backend_options(args: argparse.Namespace, entry: Any, given: dict[str, str], err: TextIO,
+                    settings: Any) -> dict[str, Any]:
     """Options for the backend: settings.toml's table (problems as warnings), then
     ``--model``/``--raw``, then ``--opt`` (whose errors are fatal: the user typed them)."""
     from console.cli import UserError
-    from console.settings import load_settings
 
-    settings, _ = load_settings()  # the file's other problems are the console's to show
     valid, problems = settings.checked_options(entry.name, entry.options)
     for problem in problems:
         err.write(f"moe-console: warning: {problem}\n")

@@ -154,3 +154,16 @@ def test_plugins_command_lists_the_configured_endpoints(capsys):
     assert any("[remote.broken]" in w for w in record["warnings"])
     assert main(["plugins", "--load"]) == 0
     assert "backends: mine" in capsys.readouterr().out
+
+
+def test_generate_streams_from_a_configured_endpoint(served, capsys):
+    """`moe-console generate --backend NAME` reaches a `[remote.NAME]` endpoint (a real serve)."""
+    assert main(["remote", "add", "mine", served.url]) == 0
+    capsys.readouterr()
+    assert main(["generate", "--backend", "mine", "--temperature", "0", "--max-tokens", "6", "--json",
+                 "What is a dog?"]) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    text = "".join(e.get("text", "") for e in events if e["event"] != "summary")
+    summary = events[-1]
+    assert summary["event"] == "summary" and summary["backend"] == "mine" and text
+    assert "remote: mine" in summary["timing_label"] and summary["timing_source"] == "measured"
