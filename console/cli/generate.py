@@ -199,15 +199,19 @@ def options_help(host: Any, backend: str) -> str:
 class _TextEmitter:
     def __init__(self, out: TextIO, err: TextIO) -> None:
         self.out, self.err = out, err
+        self.wrote = False
 
     def delta(self, event: Any) -> None:
         if event.text:
             self.out.write(event.text)
             self.out.flush()
+            self.wrote = True
 
     def abort(self) -> None:
-        self.out.write("\n")
-        self.out.flush()
+        """End the partial reply's line (if any) before the error is printed."""
+        if self.wrote:
+            self.out.write("\n")
+            self.out.flush()
 
     def summary(self, s: dict[str, Any]) -> None:
         self.out.write("\n")
