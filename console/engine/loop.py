@@ -113,6 +113,11 @@ class GenerationLoop:
         """Batched iterations run so far."""
         return self.stats.steps
 
+    def step_summary(self) -> dict[int, tuple[int, float, float]]:
+        """Per decode batch size: (steps, total seconds, median seconds of the recent ones)."""
+        s = self.stats
+        return {b: (n, s.decode_step_sum_s[b], s.step_median(b)) for b, n in list(s.decode_step_count.items())}
+
     def submit(self, token_ids, max_new_tokens: int, sampling: SamplingParams | None = None,
                routing: bool = False, *, min_new_tokens: int = 0, handle: Handle | None = None) -> Handle:
         """Queue a request; bad arguments raise EngineError here, in the caller's thread.
