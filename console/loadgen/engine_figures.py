@@ -3,7 +3,9 @@
 * :func:`engine_baseline` — the engine's own batch-1 decode tok/s on the same checkpoint,
   measured in THIS process (``Model.generate``, greedy, tokens after the first, as
   ``moe-console bench --engine`` counts them), one BLAS thread as ``serve`` uses, with the
-  workload's prompt and output lengths; run while the server is idle.
+  workload's prompt and output lengths; run while the server is idle, just before and just
+  after the 1-stream level (:func:`merge_baselines`: the median of both sets of runs), so a
+  change of the machine's load during the run moves both sides of the ratio.
 * :func:`step_times` — the engine loop's decode step time by batch size, scraped from the
   server's ``/metrics`` (``moe_console:decode_step_*``, see ``console.server.metrics``).
 * :func:`target_lines` — the four target figures of a run document, each with its ratio.
@@ -43,6 +45,11 @@ def engine_baseline(model_path: str | None, prompt_tokens: int, output_tokens: i
     return {"label": "measured", "model": "builtin" if model_path is None else str(model_path),
             "prompt_tokens": prompt_tokens, "output_tokens": output_tokens, "blas_threads": 1,
             "runs_tok_s": runs, "tok_s": statistics.median(runs)}
+
+
+def merge_baselines(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    runs = a["runs_tok_s"] + b["runs_tok_s"]
+    return {**a, "runs_tok_s": runs, "tok_s": statistics.median(runs)}
 
 
 async def step_times(client: httpx.AsyncClient, root: str, headers: dict[str, str]) -> dict[int, dict[str, float]] | None:
@@ -118,7 +125,7 @@ def target_lines(doc: dict[str, Any]) -> list[str]:
         runs = ", ".join(f"{r:,.0f}" for r in baseline["runs_tok_s"])
         lines.append(f"engine baseline [measured]: batch-1 decode {baseline['tok_s']:,.1f} tok/s (median of {runs}; "
                      f"{baseline['model']}, prompt {baseline['prompt_tokens']}, {baseline['output_tokens']} tokens, "
-                     "in this process while the server was idle, 1 BLAS thread)")
+                     "in this process before and after the 1-stream level, server idle, 1 BLAS thread)")
     for lv in doc["endpoints"][0]["levels"] if doc["endpoints"] else []:
         step = lv.get("engine_step")
         if step:

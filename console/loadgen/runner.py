@@ -24,7 +24,7 @@ from typing import Any, Callable
 import httpx
 
 from console.loadgen.client import RequestRecord, completion_payload, send
-from console.loadgen.engine_figures import engine_baseline, level_steps, step_times
+from console.loadgen.engine_figures import engine_baseline, level_steps, merge_baselines, step_times
 from console.loadgen.stats import level_figures
 from console.loadgen.workload import EndpointCounter, LoadgenError, LocalCounter, TokenCounter, Workload, build_prompts
 from moe_console_remote.detect import probe
@@ -129,6 +129,9 @@ async def run_endpoint(target: Target, workload: Workload, log: Callable[[str], 
                                   prompt_tokens=workload.prompt_tokens, chips=target.chips,
                                   price_usd_per_chip_hour=target.price_usd_per_chip_hour,
                                   slo_ttft_ms=workload.slo_ttft_ms, slo_tpot_ms=workload.slo_tpot_ms)
+            if baseline is not None and concurrency == 1:    # bracket the 1-stream level
+                baseline = merge_baselines(baseline, engine_baseline(target.baseline_model, workload.prompt_tokens,
+                                                                     workload.output_tokens))
             step = level_steps(before, after, concurrency)
             if step is not None:
                 level["engine_step"] = step
