@@ -10,7 +10,11 @@ variable, declared hardware, chips and price. Without ``--url`` it starts
 ``moe-console serve`` on the built-in model (or ``--serve-model PATH``) on a
 free loopback port and stops it afterwards. Every run is saved to
 ``<data dir>/bench/`` (CONTRACTS.md §2); ``--json`` prints the same document
-with the ratios added.
+with the ratios added. When it started serve itself (or with ``--engine-baseline``)
+it also measures the engine's own batch-1 decode on the same checkpoint in this
+process, and prints it with the serving targets (issue 10) measured in the run:
+1 stream vs that baseline, 16 streams vs 1, the engine loop's decode step at
+batch 16 vs 1 (from the server's /metrics), p99 TTFT at 16 streams vs unloaded.
 """
 
 from __future__ import annotations
@@ -51,6 +55,9 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--chips", type=int, default=None, help="chips behind --url")
     p.add_argument("--price", type=float, default=None, metavar="USD", help="price per chip-hour of --url")
     p.add_argument("--read-timeout-s", type=float, default=120.0, help="longest silence mid-reply (default 120)")
+    p.add_argument("--engine-baseline", nargs="?", const="", default=None, metavar="PATH",
+                   help="measure the engine's own batch-1 decode here on PATH (default: the served checkpoint; "
+                        "always on when bench serve starts serve itself)")
     p.add_argument("--json", action="store_true", help="print the results document as JSON")
     p.set_defaults(run=run)
 
@@ -110,9 +117,12 @@ def run(args: argparse.Namespace) -> int:
                 raise UserError(str(exc)) from None
             first = Target(name="serve", url=url, model=args.model, hardware=args.hardware, chips=args.chips,
                            price_usd_per_chip_hour=args.price, tokenizer=args.tokenizer,
-                           read_timeout_s=args.read_timeout_s)
+                           read_timeout_s=args.read_timeout_s, engine_baseline=True,
+                           baseline_model=args.engine_baseline or args.serve_model)
         else:
             first = _target(args.url, args, True, endpoints)
+            if args.engine_baseline is not None:
+                first = dataclasses.replace(first, engine_baseline=True, baseline_model=args.engine_baseline or None)
         targets = [first, *others]
         names = [t.name for t in targets]
         if len(set(names)) != len(names):
@@ -122,9 +132,15 @@ def run(args: argparse.Namespace) -> int:
         except LoadgenError as exc:
             raise UserError(str(exc)) from None
     path = report.save(doc, data_dir())
+    from console.loadgen.engine_figures import target_figures, target_lines
+
     if args.json:
-        print(json.dumps({**doc, "ratios": report.ratios(doc), "saved": str(path)}, indent=1))
+        print(json.dumps({**doc, "ratios": report.ratios(doc), "targets": target_figures(doc), "saved": str(path)},
+                         indent=1))
     else:
         print(report.format_run(doc))
+        extra = target_lines(doc)
+        if extra:
+            print("\n" + "\n".join(extra))
     log(f"saved {path}")
     return 0

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .cache import latent_batch
 from .checkpoint import Checkpoint
 from .config import ModelConfig
-from .ops import causal_mask, lin, rms_norm, rms_scale, softmax_inplace, transposed
+from .ops import causal_mask, lin, padding_mask, rms_norm, rms_scale, softmax_inplace, transposed
 from .rope import Rope
 from .tensors import attention_specs
 
@@ -189,7 +190,13 @@ class MLAAttention:
         return lin(out.reshape(N, nh * dv), self.w_o)
 
     def decode(self, h: np.ndarray, tables: tuple, positions: np.ndarray, caches: list) -> np.ndarray:
-        """One new token per sequence (h row b belongs to caches[b] at positions[b])."""
+        """One new token per sequence (h row b belongs to caches[b] at positions[b]).
+
+        No loop over sequences: the batch's latent caches are slots of one zero-padded array
+        (``cache.latent_batch``), so the absorbed attention of every sequence is one batched
+        matmul for the scores and one for the latent, with the keys past each sequence's end
+        masked out (their weights are exactly 0, so each row equals its sequence decoded alone
+        up to float32 rounding)."""
         nh, dn, dr, dc = self.nh, self.dn, self.dr, self.dc
         B = h.shape[0]
         a = lin(h, self.w_in_dec)
@@ -212,14 +219,13 @@ class MLAAttention:
             q[:, :, dc:] = qf[:, :, dn:]
         q[:, :, dc:] = self.rope.apply(q[:, :, dc:], tables)
         rows = self._latent_rows(a, tables, k_off)
-        latent = np.empty((B, nh, dc), np.float32)
-        layer = self.layer
-        for b in range(B):
-            t = positions[b] + 1
-            kv = caches[b].append(layer, rows[b])
-            scores = np.matmul(q[b], kv[:t].T)
-            softmax_inplace(scores)
-            np.matmul(scores, kv[:t, :dc], out=latent[b])
+        kv = latent_batch(caches)[:, self.layer]                   # (B, capacity, dc + dr)
+        kv[np.arange(B), positions] = rows
+        T = int(positions.max()) + 1                               # keys of the longest sequence
+        scores = np.matmul(q, kv[:, :T].transpose(0, 2, 1))        # (B, nh, T), one batched matmul
+        scores += padding_mask(positions, T)                       # -inf past each sequence's end
+        softmax_inplace(scores)
+        latent = np.matmul(scores, kv[:, :T, :dc])                 # (B, nh, dc)
         if self.fold_o:
             return lin(latent.reshape(B, nh * dc), self.w_o_abs)
         o = np.matmul(latent.transpose(1, 0, 2), self.w_uv_t).transpose(1, 0, 2).reshape(B, nh * self.dv)

@@ -3,7 +3,9 @@
 The loop thread puts :class:`~console.engine.generation.Step`\\ s into the handle; the caller
 reads them blocking (``for step in handle``), from asyncio (``async for step in handle``, or
 ``handle.batches()`` for every step ready at once), without a thread per reader: the loop
-thread wakes an awaiting reader through ``call_soon_threadsafe``.
+thread wakes an awaiting reader through ``call_soon_threadsafe``. A producer that fills many
+handles at once (one step of a batch) can collect their wake-ups (``_put(item, defer=True)``)
+and fire them with :func:`wake_all`: one thread hop per event loop instead of one per handle.
 
 Timestamps (``time.monotonic()``, for metrics): ``submitted_at``; ``scheduled_at`` when its
 first prompt chunk was prefilled; ``first_token_at``; ``finished_at``. ``cached_tokens`` is the
@@ -16,7 +18,7 @@ import asyncio
 import threading
 import time
 from collections import deque
-from typing import AsyncIterator, Callable, Iterator
+from typing import AsyncIterator, Iterator
 
 from .generation import Step
 
@@ -35,7 +37,7 @@ class Handle:
     def __init__(self, prompt_tokens: int = 0) -> None:
         self._items: deque = deque()
         self._cond = threading.Condition()
-        self._waker: Callable[[], None] | None = None
+        self._waiter: tuple[asyncio.AbstractEventLoop, asyncio.Future] | None = None
         self._cancel = threading.Event()
         self._done = threading.Event()
         self.finish_reason: str | None = None
@@ -64,27 +66,32 @@ class Handle:
         return self._done.wait(timeout)
 
     # ----- the loop thread's side ------------------------------------------------------------
-    def _put(self, item) -> None:
+    def _put(self, item, defer: bool = False):
+        """Queue ``item``; wake an awaiting reader now, or (``defer``) return its waiter (or
+        None) for :func:`wake_all`."""
         with self._cond:
             self._items.append(item)
-            waker, self._waker = self._waker, None
+            waiter, self._waiter = self._waiter, None
             self._cond.notify_all()
-        if waker is not None:
-            waker()
+        if defer or waiter is None:
+            return waiter
+        wake_all([waiter], [self])
+        return None
 
-    def _emit(self, step: Step) -> None:
+    def _emit(self, step: Step, defer: bool = False):
         self.completion_tokens += 1
         if self.first_token_at is None:
             self.first_token_at = step.at if step.at is not None else time.monotonic()
-        self._put(step)
+        return self._put(step, defer)
 
-    def _finish(self, reason: str | None, error: BaseException | None = None) -> None:
+    def _finish(self, reason: str | None, error: BaseException | None = None, defer: bool = False,
+                at: float | None = None):
         if self._done.is_set():
-            return
+            return None
         self.finish_reason, self.error = reason, error
-        self.finished_at = time.monotonic()
+        self.finished_at = at if at is not None else time.monotonic()
         self._done.set()
-        self._put(_END)
+        return self._put(_END, defer)
 
     # ----- the reader's side -----------------------------------------------------------------
     def _take(self, block: bool, most: int | None = None) -> list:
@@ -120,18 +127,11 @@ class Handle:
             items = self._take(block=False)
             if not items:
                 woken = loop.create_future()
-
-                def wake() -> None:
-                    try:
-                        loop.call_soon_threadsafe(_resolve, woken)
-                    except RuntimeError:     # the event loop is gone: nobody reads any more
-                        self.cancel()
-
                 with self._cond:
-                    if not self._items:
-                        self._waker = wake
-                        wake = None
-                if wake is None:
+                    waiting = not self._items
+                    if waiting:
+                        self._waiter = (loop, woken)
+                if waiting:
                     await woken
                 continue
             ended = items[-1] is _END
@@ -148,6 +148,23 @@ class Handle:
                 yield step
 
 
-def _resolve(future: asyncio.Future) -> None:
-    if not future.done():
-        future.set_result(None)
+def wake_all(waiters: list, handles: list[Handle]) -> None:
+    """Resolve the ``(event loop, future)`` waiters that ``_put(..., defer=True)`` returned
+    (``handles[i]`` owns ``waiters[i]``; None entries are skipped): one ``call_soon_threadsafe``
+    per event loop. A reader whose event loop is gone is cancelled (nobody reads any more)."""
+    by_loop: dict = {}
+    for waiter, handle in zip(waiters, handles):
+        if waiter is not None:
+            by_loop.setdefault(waiter[0], []).append((waiter[1], handle))
+    for loop, pairs in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_resolve, [future for future, _ in pairs])
+        except RuntimeError:
+            for _, handle in pairs:
+                handle.cancel()
+
+
+def _resolve(futures: list[asyncio.Future]) -> None:
+    for future in futures:
+        if not future.done():
+            future.set_result(None)

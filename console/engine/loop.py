@@ -16,17 +16,20 @@ Each iteration of the loop thread
    finished sequence leaves the batch and its cache goes to the prefix cache.
 
 The same loop serves the TUI's ``local`` backend (through ``console.engine.aio``), the
-command line (``moe-console bench --engine``) and the HTTP server (``moe-console serve``).
-:attr:`GenerationLoop.stats` is read by the server's metrics from any thread.
+command line (``moe-console bench --engine``) and the HTTP server (``moe-console serve``, which
+runs it in an engine process of its own: ``console.server.engine_process``).
+:attr:`GenerationLoop.stats` is read by the server's metrics from any thread; ``on_step`` (if
+given) is called by the loop thread after every iteration, once its Steps are in the handles.
 """
 
 from __future__ import annotations
 
+import statistics
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -40,6 +43,8 @@ __all__ = ["GenerationLoop", "Handle", "LoopStats"]
 
 #: Default token budget of one step (decode tokens + prefill chunk tokens).
 DEFAULT_MAX_NUM_BATCHED_TOKENS = 256
+#: Decode step durations kept per batch size for :meth:`LoopStats.step_median`.
+STEP_SAMPLES = 512
 
 
 @dataclass
@@ -47,7 +52,10 @@ class LoopStats:
     """Live figures of a loop (plain numbers; read them from any thread).
 
     ``expert_tokens[i][e]``: routed assignments of decoded tokens by MoE layer ``moe_layers[i]``
-    to expert ``e`` so far (decode steps; prefill routing is not returned per token)."""
+    to expert ``e`` so far (decode steps; prefill routing is not returned per token).
+    ``decode_step_s[b]``: the last ``STEP_SAMPLES`` durations (seconds, monotonic clock) of
+    decode steps of exactly ``b`` sequences (the batched ``Model.decode`` call and the sampling
+    of its tokens); ``decode_step_count[b]`` / ``decode_step_sum_s[b]``: all of them so far."""
 
     running: int = 0
     waiting: int = 0
@@ -58,6 +66,21 @@ class LoopStats:
     last_decode_s: float = 0.0
     prompt_tokens_prefilled: int = 0
     expert_tokens: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int64))
+    decode_step_s: dict[int, deque] = field(default_factory=dict)
+    decode_step_count: dict[int, int] = field(default_factory=dict)
+    decode_step_sum_s: dict[int, float] = field(default_factory=dict)
+
+    def record_decode_step(self, batch: int, seconds: float) -> None:
+        self.decode_steps += 1
+        self.last_decode_batch, self.last_decode_s = batch, seconds
+        self.decode_step_s.setdefault(batch, deque(maxlen=STEP_SAMPLES)).append(seconds)
+        self.decode_step_count[batch] = self.decode_step_count.get(batch, 0) + 1
+        self.decode_step_sum_s[batch] = self.decode_step_sum_s.get(batch, 0.0) + seconds
+
+    def step_median(self, batch: int) -> float | None:
+        """Median of the recent decode steps of exactly ``batch`` sequences (None if none ran)."""
+        samples = list(self.decode_step_s.get(batch, ()))
+        return statistics.median(samples) if samples else None
 
 
 class GenerationLoop:
@@ -69,8 +92,10 @@ class GenerationLoop:
 
     def __init__(self, model: Any, max_batch: int = 32, *,
                  max_num_batched_tokens: int = DEFAULT_MAX_NUM_BATCHED_TOKENS,
-                 prefix_cache: bool = True, prefix_cache_bytes: int = DEFAULT_PREFIX_CACHE_BYTES) -> None:
+                 prefix_cache: bool = True, prefix_cache_bytes: int = DEFAULT_PREFIX_CACHE_BYTES,
+                 on_step: Callable[[], None] | None = None) -> None:
         self.model = model
+        self.on_step = on_step
         self.max_batch = max(1, int(max_batch))
         self.max_num_batched_tokens = max(1, int(max_num_batched_tokens))
         self.prefix_cache = PrefixCache(prefix_cache_bytes) if prefix_cache else None
@@ -88,11 +113,19 @@ class GenerationLoop:
         """Batched iterations run so far."""
         return self.stats.steps
 
+    def step_summary(self) -> dict[int, tuple[int, float, float]]:
+        """Per decode batch size: (steps, total seconds, median seconds of the recent ones)."""
+        s = self.stats
+        return {b: (n, s.decode_step_sum_s[b], s.step_median(b)) for b, n in list(s.decode_step_count.items())}
+
     def submit(self, token_ids, max_new_tokens: int, sampling: SamplingParams | None = None,
-               routing: bool = False, *, min_new_tokens: int = 0) -> Handle:
-        """Queue a request; bad arguments raise EngineError here, in the caller's thread."""
+               routing: bool = False, *, min_new_tokens: int = 0, handle: Handle | None = None) -> Handle:
+        """Queue a request; bad arguments raise EngineError here, in the caller's thread.
+        ``handle``: the Handle (or subclass) to deliver into (default: a new one)."""
         state = SequenceState(self.model, token_ids, max_new_tokens, sampling, routing, min_new_tokens)
-        handle = Handle(prompt_tokens=len(state.prompt))
+        if handle is None:
+            handle = Handle()
+        handle.prompt_tokens = len(state.prompt)
         with self._cond:
             if self._closed:
                 raise EngineError("the generation loop is closed")
@@ -129,11 +162,7 @@ class GenerationLoop:
                     if self._closed:
                         break
                     self._end_cancelled_waiting()
-                    running, dropped = self._split_cancelled(running)
-                    self.stats.running = len(running)  # before the cancelled hear they ended
-                    for state, handle in dropped:
-                        self._end(state, handle, "cancelled")
-                        self._retire(state, handle)
+                    running = self._drop_cancelled(running)
                     while self._pending and len(running) < self.max_batch:
                         running.append(self._admit(*self._pending.popleft()))
                     self.stats.waiting = len(self._pending)
@@ -142,21 +171,24 @@ class GenerationLoop:
                 self.stats.running = len(running)
                 self.stats.running_tokens = sum(s.cache.length for s, _ in running)
                 self.stats.steps += 1
+                if self.on_step is not None:
+                    self.on_step()
         finally:
             with self._cond:
                 leftover, self._pending = list(self._pending), deque()
                 self._closed = True
+            self.stats.running = self.stats.waiting = self.stats.running_tokens = 0
             for state, handle in running + leftover:
                 self._end(state, handle, "cancelled")
-            self.stats.running = self.stats.waiting = self.stats.running_tokens = 0
+            if self.on_step is not None:
+                self.on_step()
 
     def _step(self, running) -> None:
         decoding = [(s, h) for s, h in running if s.prompt_left == 0 and not s.done]
         if decoding:
             t0 = time.monotonic()
             self._guarded(decoding, self._decode)
-            self.stats.decode_steps += 1
-            self.stats.last_decode_batch, self.stats.last_decode_s = len(decoding), time.monotonic() - t0
+            self.stats.record_decode_step(len(decoding), time.monotonic() - t0)
         budget = max(1, self.max_num_batched_tokens - len(decoding))
         chunks = []
         for state, handle in running:
@@ -180,6 +212,9 @@ class GenerationLoop:
         """True when the sequence has finished (its cache then goes to the prefix cache)."""
         if not state.done:
             return False
+        detach = getattr(state.cache, "detach", None)
+        if detach is not None:            # leave the decode batch's arena (see engine.cache)
+            detach()
         if self.prefix_cache is not None and state.finish_reason != "error":
             self.prefix_cache.insert(state.tokens_in_cache(), state.cache)
         return True
@@ -199,13 +234,15 @@ class GenerationLoop:
                     kept.append((state, handle))
             self._pending = kept
 
-    @staticmethod
-    def _split_cancelled(group):
-        """``group`` split into (still wanted, cancelled)."""
-        kept, dropped = [], []
-        for pair in group:
-            (dropped if pair[1].cancelled else kept).append(pair)
-        return kept, dropped
+    def _drop_cancelled(self, group):
+        kept = [(s, h) for s, h in group if not h.cancelled]
+        if len(kept) < len(group):
+            self.stats.running = len(kept)        # counted out before their handles end
+            for state, handle in group:
+                if handle.cancelled:
+                    self._end(state, handle, "cancelled")
+                    self._retire(state, handle)
+        return kept
 
     def _guarded(self, group, fn) -> None:
         try:

@@ -149,6 +149,12 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return t
 
 
+def padding_mask(positions: np.ndarray, length: int) -> np.ndarray:
+    """Additive float32 mask (B, 1, length): 0 for keys 0..positions[b] of row b, -inf after."""
+    hidden = np.arange(length)[None, :] > positions[:, None]
+    return np.where(hidden, np.float32(-np.inf), np.float32(0.0))[:, None, :]
+
+
 def causal_mask(q_start: int, q_len: int, k_len: int, window: int | None = None) -> np.ndarray:
     """Additive float32 mask (q_len, k_len): 0 where key j is visible to query at q_start+i."""
     qpos = np.arange(q_start, q_start + q_len)[:, None]

@@ -3,9 +3,13 @@
 For each endpoint, in turn (never together, so they do not share this
 machine's CPU or network): probe it (server kind, version, models), pick the
 model, choose how to count prompt tokens, send one warm-up request (not
-counted), then for each concurrency level build that level's prompts and send
+counted), measure the engine's own batch-1 decode in this process when asked
+(``Target.engine_baseline``, while the server is idle), then for each concurrency level build that level's prompts and send
 ``requests`` requests, at most ``concurrency`` in flight, arriving all at once
-or at ``request_rate`` (Poisson, seeded). The document is CONTRACTS.md §2.
+or at ``request_rate`` (Poisson, seeded). Around each level the server's
+``/metrics`` is read for the engine loop's decode step time at a batch of the
+level's concurrency (``engine_step``, moe-console servers only). The document is
+CONTRACTS.md §2, with those two additions.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any, Callable
 import httpx
 
 from console.loadgen.client import RequestRecord, completion_payload, send
+from console.loadgen.engine_figures import engine_baseline, level_steps, merge_baselines, step_times
 from console.loadgen.stats import level_figures
 from console.loadgen.workload import EndpointCounter, LoadgenError, LocalCounter, TokenCounter, Workload, build_prompts
 from moe_console_remote.detect import probe
@@ -41,6 +46,9 @@ class Target:
     price_usd_per_chip_hour: float | None = None
     tokenizer: str | None = None
     read_timeout_s: float = 120.0
+    #: measure the engine's own batch-1 decode on this checkpoint (None: the built-in model)
+    engine_baseline: bool = False
+    baseline_model: str | None = None
 
     def headers(self) -> dict[str, str]:
         key = os.environ.get(self.api_key_env, "") if self.api_key_env else ""
@@ -104,24 +112,37 @@ async def run_endpoint(target: Target, workload: Workload, log: Callable[[str], 
         warm = await send(client, url, completion_payload(model, "Hello", 2, workload.seed, True), target.headers())
         if warm.error:
             raise LoadgenError(f"warm-up request failed: {warm.error}")
+        baseline = None
+        if target.engine_baseline:
+            baseline = engine_baseline(target.baseline_model, workload.prompt_tokens, workload.output_tokens)
+            log(f"{target.name}: engine baseline {baseline['tok_s']:.1f} tok/s (batch-1 decode in this process)")
         levels = []
         for index, concurrency in enumerate(workload.concurrency):
             prompts = await build_prompts(counter, workload, index)
             payloads = [completion_payload(model, p, workload.output_tokens, workload.seed + i, workload.ignore_eos)
                         for i, p in enumerate(prompts)]
+            before = await step_times(client, target.root, target.headers())
             records, duration = await run_level(client, url, payloads, target.headers(), concurrency,
                                                 workload.arrivals(index))
+            after = await step_times(client, target.root, target.headers()) if before is not None else None
             level = level_figures(records, concurrency=concurrency, duration_s=duration,
                                   prompt_tokens=workload.prompt_tokens, chips=target.chips,
                                   price_usd_per_chip_hour=target.price_usd_per_chip_hour,
                                   slo_ttft_ms=workload.slo_ttft_ms, slo_tpot_ms=workload.slo_tpot_ms)
+            if baseline is not None and concurrency == 1:    # bracket the 1-stream level
+                baseline = merge_baselines(baseline, engine_baseline(target.baseline_model, workload.prompt_tokens,
+                                                                     workload.output_tokens))
+            step = level_steps(before, after, concurrency)
+            if step is not None:
+                level["engine_step"] = step
             levels.append(level)
             log(f"{target.name}: concurrency {concurrency}: {level['completed']} done, {level['failed']} failed, "
                 f"{level['output_tok_s']:.1f} output tok/s")
     return {"name": target.name, "url": target.url, "model": model,
             "server": {"kind": info.kind, "version": info.version}, "hardware": target.hardware,
             "chips": target.chips, "price_usd_per_chip_hour": target.price_usd_per_chip_hour,
-            "token_count": counter.source, "levels": levels}
+            "token_count": counter.source, "levels": levels,
+            **({"engine_baseline": baseline} if baseline is not None else {})}
 
 
 def run_benchmark(targets: list[Target], workload: Workload, log: Callable[[str], None] = lambda m: None,

@@ -1,8 +1,10 @@
 """The server's side of the engine: load the model, admit requests, stream their text.
 
 One :class:`EngineBridge` per server owns the model and its ``GenerationLoop`` (continuous
-batching, chunked prefill, prefix reuse: see ``console.engine.loop``). It lives on the asyncio
-event loop; only :meth:`load` blocks (run it in a thread). Admission: up to ``max_batch``
+batching, chunked prefill, prefix reuse: see ``console.engine.loop``), by default in an engine
+process of its own (:mod:`.engine_process`: the loop then never waits for this process's GIL;
+``engine_process=False`` runs it on a thread here). It lives on the asyncio event loop; only
+:meth:`load` blocks (run it in a thread). Admission: up to ``max_batch``
 sequences run, up to ``max_waiting`` more wait; past that a request gets a 429. Before the model
 is loaded, after a failed load, and once shutdown has begun, requests get a 503.
 """
@@ -42,12 +44,12 @@ def served_name(path: str | None) -> str:
 class EngineBridge:
     def __init__(self, model_path: str | None = None, *, max_batch: int = 32, max_waiting: int = 64,
                  max_num_batched_tokens: int = 256, prefix_cache: bool = True,
-                 blas_threads: int | None = 1) -> None:
+                 blas_threads: int | None = 1, engine_process: bool = True) -> None:
         self.model_path = model_path
         self.name = served_name(model_path)
         self.max_batch, self.max_waiting = max(1, max_batch), max(0, max_waiting)
         self.max_num_batched_tokens, self.prefix_cache = max_num_batched_tokens, prefix_cache
-        self.blas_threads = blas_threads
+        self.blas_threads, self.engine_process = blas_threads, engine_process
         self.model = None
         self.loop: GenerationLoop | None = None
         self.facts: ModelFacts | None = None
@@ -63,22 +65,31 @@ class EngineBridge:
     def load(self) -> None:
         """Load the model and start the loop (blocking). A bad checkpoint sets ``load_error``
         (one line) and raises EngineError. ``blas_threads`` (default 1) is applied to OpenBLAS
-        first: the event loop needs a core of its own, and spinning BLAS workers on a busy
-        machine make the engine's small products several times slower (see ``engine.blas``)."""
-        if self.blas_threads is not None:
+        where the engine runs: the event loop needs a core of its own, and spinning BLAS workers
+        on a busy machine make the engine's small products several times slower (see
+        ``engine.blas``). With ``engine_process`` this process's model is only opened (tokenizer,
+        config, validation); the engine process prepares its own."""
+        if self.blas_threads is not None and not self.engine_process:
             from console.engine import blas
 
             blas.set_threads(self.blas_threads)
         try:
             model = load_model(self.model_path)
-            model.prepare()
             tokenizer = model.tokenizer
+            if self.engine_process:
+                from .engine_process import EngineProcess
+
+                loop = EngineProcess(self.model_path, model, max_batch=self.max_batch,
+                                     max_num_batched_tokens=self.max_num_batched_tokens,
+                                     prefix_cache=self.prefix_cache, blas_threads=self.blas_threads)
+            else:
+                model.prepare()
+                loop = GenerationLoop(model, self.max_batch, max_num_batched_tokens=self.max_num_batched_tokens,
+                                      prefix_cache=self.prefix_cache)
         except EngineError as exc:
             self.load_error = str(exc)
             raise
-        self.model = model
-        self.loop = GenerationLoop(model, self.max_batch, max_num_batched_tokens=self.max_num_batched_tokens,
-                                   prefix_cache=self.prefix_cache)
+        self.model, self.loop = model, loop
         self.facts = ModelFacts(self.name, int(model.config.max_position_embeddings), tokenizer,
                                 model.check_tokens, self._defaults())
 

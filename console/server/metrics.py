@@ -16,7 +16,11 @@ over ``max_batch`` x context window: the share of the batch's cache capacity in 
 vLLM lacks: ``moe_console:expert_tokens_total{layer,expert}`` (routed assignments of decoded
 tokens: the expert load per MoE layer), ``moe_console:prefix_cache_queries_total`` /
 ``moe_console:prefix_cache_hits_total`` (prompt tokens looked up / served from cached
-prefixes), ``moe_console:prefix_cache_hit_rate`` and ``moe_console:prefix_cache_bytes``.
+prefixes), ``moe_console:prefix_cache_hit_rate``, ``moe_console:prefix_cache_bytes``, and the
+engine loop's decode step time by batch size: ``moe_console:decode_step_seconds{batch}``
+(a summary: ``_count`` and ``_sum`` of every decode step of exactly that many sequences) and
+``moe_console:decode_step_median_seconds{batch}`` (median of the recent ones), which
+``moe-console bench serve`` prints for batch 1 and 16.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 from prometheus_client.registry import Collector
 
 from .bridge import EngineBridge
@@ -126,3 +130,18 @@ class _LoopCollector(Collector):
         yield gauge("moe_console:prefix_cache_hit_rate", "Prefix-cache hits / queries (prompt tokens).",
                     hits / queries if queries else 0.0)
         yield gauge("moe_console:prefix_cache_bytes", "Memory held by cached prefixes.", cache.nbytes if cache else 0)
+        yield from _step_metrics(name, loop.step_summary() if loop is not None else {})
+
+
+def _step_metrics(name: str, summary: dict[int, tuple[int, float, float | None]]):
+    """The decode step time by batch size (see the module doc)."""
+    steps = SummaryMetricFamily("moe_console:decode_step_seconds", "Engine loop decode steps of exactly `batch` "
+                                "sequences (batched decode and sampling).", labels=["model_name", "batch"])
+    median = GaugeMetricFamily("moe_console:decode_step_median_seconds", "Median of the recent decode steps of "
+                               "exactly `batch` sequences.", labels=["model_name", "batch"])
+    for batch, (count, total, middle) in sorted(summary.items()):
+        steps.add_metric([name, str(batch)], count, total)
+        if middle is not None:
+            median.add_metric([name, str(batch)], middle)
+    yield steps
+    yield median

@@ -125,3 +125,53 @@ def test_decode_weight_bytes_for_counts_the_experts_actually_used(v3_folder):
     assert max(distinct) > cfg.num_experts_per_tok        # the three tokens did not all agree
     with pytest.raises(Exception, match="MoE layers"):
         model.decode_weight_bytes_for(three[:1])
+
+
+def _alone(model, ids, prompt_len):
+    """Logits of every decoded position of one sequence decoded by itself (batch-1 path)."""
+    return _decode_all(model, ids, prompt_len, batch_rows=1)[0][1:]
+
+
+@pytest.mark.parametrize("fold", ["auto", "never"])
+def test_batched_decode_of_ragged_sequences_equals_each_decoded_alone(v3_folder, fold):
+    """Sequences of different lengths in one batch (padded latent arena, masked keys), a batch
+    whose members change (arena rebuilt), and caches that outgrow their capacity mid-batch all
+    give each sequence the logits it gets decoded alone."""
+    model = load_model(v3_folder, fold=fold)
+    seqs = [[int(i) for i in rng.integers(0, 96, n)] for n in (70, 75, 90)]
+    prompts = (3, 20, 9)                      # ragged lengths; 64-token caches grow mid-batch
+    alone = [_alone(model, s, p) for s, p in zip(seqs, prompts)]
+    caches = [model.new_cache() for _ in seqs]
+    model.prefill([np.array(s[:p]) for s, p in zip(seqs, prompts)], caches)
+    got = [[] for _ in seqs]
+    members = [0, 1, 2]
+    step = 0
+    while members:
+        if step == 30:                         # sequence 1 leaves; the arena is rebuilt for 0, 2
+            caches[1].detach()
+            members = [0, 2]
+        ids = [seqs[b][prompts[b] + len(got[b])] for b in members]
+        logits, _ = model.decode([caches[b] for b in members], ids)
+        for row, b in enumerate(members):
+            got[b].append(logits[row])
+        members = [b for b in members if prompts[b] + len(got[b]) < len(seqs[b]) and not (b == 1 and step >= 29)]
+        step += 1
+    for b in (0, 1, 2):                        # float32 rounding only (different BLAS calls)
+        ref = alone[b][:len(got[b])]
+        assert len(got[b]) == (len(alone[b]) if b != 1 else 30)
+        np.testing.assert_allclose(np.array(got[b]), ref, atol=1e-4, rtol=1e-5)
+        assert (np.array(got[b]).argmax(axis=1) == ref.argmax(axis=1)).all()
+
+
+def test_detached_cache_keeps_its_tokens_and_leaves_the_arena(v3_folder):
+    model = load_model(v3_folder)
+    caches = [model.new_cache() for _ in range(2)]
+    model.prefill([np.array(IDS[:7]), np.array(IDS[:4])], caches)
+    model.decode(caches, [1, 2])
+    assert caches[0].arena is not None and caches[0].arena is caches[1].arena
+    held = caches[0].data[:, :caches[0].length].copy()
+    caches[0].detach()
+    assert caches[0].arena is None and caches[0].data.base is None
+    np.testing.assert_array_equal(caches[0].data[:, :caches[0].length], held)
+    twin = caches[1].fork(caches[1].length)      # forks of an arena member are standalone too
+    assert twin.arena is None and twin.data.base is None
