@@ -19,7 +19,7 @@ ALLOWED: dict[str, set[str]] = {
     # the hardware suite builds the host's modeled backend from an author's spec
     "console.testing": {"console.api", "console.modeled"},
     # bench serve talks the OpenAI dialect through the remote plugin's client
-    "console.loadgen": {"console.engine", "console.perf", "moe_console_remote"},
+    "console.loadgen": {"console.engine", "console.enginebench", "console.perf", "moe_console_remote"},
     "moe_console_local": {"console.api", "console.engine"},
 }
 PLUGIN_DEFAULT = {"console.api"}

@@ -35,7 +35,7 @@ def engine_baseline(model_path: str | None, prompt_tokens: int, output_tokens: i
     """Median over ``reps`` batch-1 greedy decodes of ``output_tokens`` after a
     ``prompt_tokens`` prompt (one warm-up first); tok/s after the first token."""
     from console.engine import blas, load_model
-    from console.engine.bench import bench_prompt, engine_decode
+    from console.enginebench.measure import bench_prompt, engine_decode
 
     blas.set_threads(1)
     model = load_model(model_path).prepare()
