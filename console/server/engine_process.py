@@ -15,7 +15,8 @@ parent -> child ``("submit", rid, prompt_ids, max_new_tokens, sampling, min_new_
 once, then ``("steps", items, stats)`` after each loop iteration that produced anything:
 ``items`` are ``(rid, token_id, at)`` per token and ``(rid, None, (reason, error message,
 scheduled_at, cached_tokens, finished_at))`` per finished request, ``stats`` a snapshot of the
-loop's figures (at most every ``STATS_EVERY_S``, and whenever the batch is empty) or None; and
+loop's figures (whenever the running or waiting count changes, else at most every
+``STATS_EVERY_S``) or None; and
 ``("closed",)`` last. Timestamps are ``time.monotonic()``, one clock for both processes (Linux).
 One reader thread in the server process turns each message into Steps on the requests'
 :class:`~console.engine.handle.Handle` objects and wakes their readers with one thread hop.
@@ -238,6 +239,7 @@ class _Forwarder:
         self.handles: dict[int, Handle] = {}
         self.lock = threading.Lock()
         self.last_stats = 0.0
+        self.last_counts = (0, 0)
         self.counted: dict[int, int] = {}
 
     def send(self, message: tuple) -> None:
@@ -267,8 +269,10 @@ class _Forwarder:
         stats = self.loop.stats
         now = time.monotonic()
         snapshot = None
-        if now - self.last_stats >= STATS_EVERY_S or (stats.running == 0 and stats.waiting == 0):
-            snapshot, self.last_stats = self._snapshot(), now
+        counts = (stats.running, stats.waiting)
+        if now - self.last_stats >= STATS_EVERY_S or counts != self.last_counts:
+            # the gauges a client watches (running, waiting) are sent as soon as they change
+            snapshot, self.last_stats, self.last_counts = self._snapshot(), now, counts
         if items or snapshot is not None:
             self.send(("steps", items, snapshot))
 
