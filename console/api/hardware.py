@@ -63,6 +63,7 @@ CALIBRATIONS: dict[str, str] = {
     "cloudmatrix384-910c": "Huawei CloudMatrix384, DeepSeek-R1 INT8 on Ascend 910C, arXiv 2506.12708",
     "cann-950dt-v4flash": "Huawei CANN recipe, DeepSeek-V4-Flash on 16 x Ascend 950DT (offline, forced balance, MTP1)",
     "sglang-8xh100-v4flash": "SGLang cookbook, DeepSeek-V4-Flash on 8 x H100 (TP8 aggregated, W4A16 MoE)",
+    "moreh-mi300x-vllm-eager": "Moreh, DeepSeek-R1 on AMD MI300X with vLLM on ROCm in eager mode (PD, DP8+EP8)",
 }
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")

@@ -71,8 +71,11 @@ def model_calibration(hardware: str, model: str) -> str | None:
 
 
 def fitted_runs() -> dict[str, str]:
-    """``{run id: calibration}`` for every run a shipped calibration is fitted to."""
-    return {rid: name for name in calibration_names() for rid in calibration_runs(name)}
+    """``{run id: calibration}`` for every run a shipped calibration (or a serving
+    stack's kernel efficiency, ``stacks.toml``) is fitted to."""
+    from console.perf.stacks import stack_fit_runs
+
+    return {**{rid: name for name in calibration_names() for rid in calibration_runs(name)}, **stack_fit_runs()}
 
 
 @functools.lru_cache(maxsize=None)

@@ -13,7 +13,11 @@ For each op group ``t_op = max(bytes / HBM_BW, FLOPs / peak(dtype))``:
 ``t_compute = sum(t_op) / eta``. All-to-all per MoE layer: the remote share
 ``(EP-1)/EP`` of ``B*k`` hidden vectors dispatched (FP8/INT8) and combined (BF16)
 at the chip's effective bandwidths, plus a fixed latency per direction.
-``step = max(t_c, t_comm) + (1 - overlap) * min(t_c, t_comm)``.
+``step = max(t_c, t_comm) + (1 - overlap) * min(t_c, t_comm) + t_fixed``, where
+``t_fixed = layer_latency_us * (layers + 2 * MTP depth)`` is the serving stack's
+per-layer latency that no batch size amortises (kernel launches and minimum
+kernel durations: about 10 us per layer with CUDA graphs, 10 times that in eager
+mode; see ``data/stacks.toml``); it is neither divided by eta nor overlapped.
 
 What the serving setup (:class:`~console.perf.deployment.Deployment`) changes:
 
@@ -25,7 +29,12 @@ What the serving setup (:class:`~console.perf.deployment.Deployment`) changes:
   KV cache (MLA and V4 have one KV head) with ``1/tp`` of the heads, and every
   layer ends in a ring all-reduce of ``tp * B`` BF16 hidden vectors (twice per
   layer when the experts are sharded too, ``moe_parallel = "tp"``, which then
-  replaces the all-to-all) over the scale-up (or scale-out) link;
+  replaces the all-to-all) over the scale-up (or scale-out) link, each with
+  NCCL's modeled latency (:mod:`console.perf.collectives`);
+* ``ranks_per_chip`` (910C: 2 dies): every rank reads its own copy of the
+  replicated weights, so a package reads them that many times per step;
+* ``format_efficiency``: ops on weights of that format run at that share of the
+  calibration's kernel speed (both bounds divided by it);
 * MTP / speculative decoding: the main model verifies ``1 + depth`` tokens per
   sequence per step (FLOPs, expert picks and communication grow, the KV cache is
   read once), plus ``depth`` sequential draft passes, APPROXIMATED as two layers'
@@ -81,6 +90,7 @@ class StepBreakdown:
     t_a2a: np.ndarray
     t_draft: np.ndarray | None = None
     tokens_per_step: float = 1.0
+    t_fixed: float = 0.0
 
     @property
     def t_raw(self) -> np.ndarray:
@@ -94,7 +104,7 @@ class StepBreakdown:
 
     @property
     def step(self) -> np.ndarray:
-        return overlap_step(self.t_compute, self.t_a2a, self.overlap)
+        return overlap_step(self.t_compute, self.t_a2a, self.overlap) + self.t_fixed
 
     @property
     def tokens_per_s(self) -> np.ndarray:
@@ -120,6 +130,7 @@ class StepBreakdown:
             "draft_ms": ms(self.t_draft) if self.t_draft is not None else 0.0,
             "compute_ms": ms(self.t_compute),
             "a2a_ms": ms(self.t_a2a),
+            "fixed_ms": self.t_fixed * 1e3,
             "step_ms": ms(self.step),
             "tokens_per_step": self.tokens_per_step,
             "tpot_ms": ms(self.tpot),
@@ -133,12 +144,13 @@ def overlap_step(t_compute: Any, t_a2a: Any, overlap: float) -> np.ndarray:
     return np.maximum(t_c, t_a) + (1.0 - overlap) * np.minimum(t_c, t_a)
 
 
-def _op(name: str, chip: Chip, dtype: str, nbytes_: Any, flops: Any, attention: bool = False) -> OpTime:
+def _op(name: str, chip: Chip, dtype: str, nbytes_: Any, flops: Any, attention: bool = False,
+        efficiency: float = 1.0) -> OpTime:
     run_as = compute_dtype(chip.peak_tflops, dtype, attention=attention)
     nbytes_ = np.asarray(nbytes_, np.float64)
     flops = np.asarray(flops, np.float64)
-    return OpTime(name, run_as, nbytes_, flops, nbytes_ / (chip.hbm_tbps * 1e12),
-                  flops / peak_flops(chip.peak_tflops, dtype, attention=attention))
+    return OpTime(name, run_as, nbytes_, flops, nbytes_ / (chip.hbm_tbps * 1e12) / efficiency,
+                  flops / peak_flops(chip.peak_tflops, dtype, attention=attention) / efficiency)
 
 
 def served(profile: ModelProfile, dep: Deployment) -> ModelProfile:
@@ -159,13 +171,14 @@ def decode_ops(profile: ModelProfile, chip: Chip, dep: Deployment, batch: Any,
     b = np.asarray(batch, np.float64)
     tokens = b * dep.verify_tokens
     replicated = _op("replicated weights", chip, profile.other_dtype,
-                     np.full_like(b, profile.replicated_bytes / dep.tp), 2.0 * profile.replicated_params * tokens)
+                     np.full_like(b, profile.replicated_bytes * dep.ranks_per_chip / dep.tp),
+                     2.0 * profile.replicated_params * tokens, efficiency=dep.efficiency_of(profile.other_dtype))
     slots = dep.slots_per_chip(profile.n_routed_experts)
     hot = dep.expert_imbalance
     routed_bytes = slots * profile.moe_layers * profile.expert_bytes * touched_probability(profile, dep, b)
     routed_flops = tokens * profile.experts_per_token * profile.moe_layers * 2.0 * profile.expert_params
     routed = _op("routed experts", chip, dep.routed_compute or profile.routed_dtype,
-                 routed_bytes * hot, routed_flops * hot)
+                 routed_bytes * hot, routed_flops * hot, efficiency=dep.efficiency_of(profile.routed_dtype))
     attn = profile.attention
     attention = _op("attention core", chip, dep.attention_dtype,
                     dep.tp * b * attn.decode_bytes_per_token(context),
@@ -198,7 +211,7 @@ def allreduce_seconds(profile: ModelProfile, chip: Chip, dep: Deployment, batch:
     message = dep.tp * b * dep.verify_tokens * profile.hidden_size * 2.0
     per_reduce = 2 * (dep.tp - 1) / dep.tp * message / (link * dep.allreduce_efficiency * 1e9)
     count = profile.num_layers * (2 if dep.moe_parallel == "tp" else 1)
-    return count * (per_reduce + dep.allreduce_latency_us * 1e-6)
+    return count * (per_reduce + dep.allreduce_us * 1e-6)
 
 
 def draft_seconds(ops: tuple[OpTime, ...], profile: ModelProfile, dep: Deployment) -> np.ndarray | None:
@@ -217,14 +230,21 @@ def decode_step(profile: ModelProfile, chip: Chip, dep: Deployment, batch: Any, 
     ops = decode_ops(profile, chip, dep, b, context)
     comm = a2a_seconds(profile, chip, dep, b) + allreduce_seconds(profile, chip, dep, b)
     return StepBreakdown(b, float(context), ops, float(eta), float(overlap), comm,
-                         draft_seconds(ops, profile, dep), dep.tokens_per_step)
+                         draft_seconds(ops, profile, dep), dep.tokens_per_step, fixed_seconds(profile, dep))
+
+
+def fixed_seconds(profile: ModelProfile, dep: Deployment) -> float:
+    """The stack's per-layer latency over one step: every layer of the main
+    model plus two layers' worth per MTP draft pass (as :func:`draft_seconds`)."""
+    return dep.layer_latency_us * 1e-6 * (profile.num_layers + 2 * dep.mtp_depth)
 
 
 def weights_per_chip_bytes(profile: ModelProfile, dep: Deployment) -> float:
     """HBM taken by weights on one decode chip (its share of the replicated ones + its expert slots)."""
     profile = served(profile, dep)
     slots = dep.slots_per_chip(profile.n_routed_experts)
-    return profile.resident_replicated_bytes / dep.tp + slots * profile.moe_layers * profile.expert_bytes
+    return (profile.resident_replicated_bytes * dep.ranks_per_chip / dep.tp
+            + slots * profile.moe_layers * profile.expert_bytes)
 
 
 def kv_bytes_per_chip_sequence(profile: ModelProfile, dep: Deployment, context: float) -> float:

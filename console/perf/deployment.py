@@ -10,6 +10,17 @@ or every expert sharded over all of them (``"tp"``, an all-reduce instead);
 attention and the other weights are data-parallel (``tp = 1``: every chip holds
 them and its own sequences) or tensor-parallel over ``tp`` chips (weights split,
 the single latent/MQA KV head replicated, an all-reduce per layer).
+``ranks_per_chip``: serving ranks one package holds (2 on a 910C, whose two dies
+are separate devices): each rank keeps and reads its own copy of the replicated
+weights.
+
+What the serving stack adds (``console/perf/data/stacks.toml``):
+``layer_latency_us``, the fixed time per decoder layer per forward pass that
+does not shrink with the batch (kernel launches and the minimum duration of
+each kernel); ``format_efficiency``, a kernel efficiency for weights of one
+format where a measured run shows that format's kernels slower than the
+calibration's. The TP all-reduce latency is NCCL's latency model
+(:mod:`console.perf.collectives`) unless ``allreduce_latency_us`` is given.
 """
 
 from __future__ import annotations
@@ -19,6 +30,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from console.perf.collectives import allreduce_latency_us
 from console.perf.datafiles import PerfDataError, data
 from console.perf.dtypes import nbytes
 
@@ -50,7 +62,11 @@ class Deployment:
     kv_cache_dtype: str | None = None
     allreduce_link: str = "scale-up"
     allreduce_efficiency: float = 0.5
-    allreduce_latency_us: float = 10.0
+    allreduce_latency_us: float | None = None
+    gpus_per_node: int = 8
+    layer_latency_us: float = 0.0
+    ranks_per_chip: int = 1
+    format_efficiency: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         if self.ep < 1:
@@ -73,6 +89,12 @@ class Deployment:
                                 f"(got depth {self.mtp_depth}, accepted {self.mtp_accepted})")
         if self.expert_balance not in ("eplb", "forced"):
             raise PerfDataError(f"expert_balance must be 'eplb' or 'forced' (got {self.expert_balance!r})")
+        if self.layer_latency_us < 0 or self.ranks_per_chip < 1 or self.gpus_per_node < 1:
+            raise PerfDataError("layer_latency_us must be >= 0, ranks_per_chip and gpus_per_node >= 1")
+        for fmt, eff in self.format_efficiency:
+            nbytes(fmt)
+            if not 0 < eff <= 1:
+                raise PerfDataError(f"format efficiency of {fmt} must be in (0, 1] (got {eff})")
         if self.allreduce_link not in ("scale-up", "scale-out"):
             raise PerfDataError(f"allreduce_link must be 'scale-up' or 'scale-out' (got {self.allreduce_link!r})")
 
@@ -97,6 +119,20 @@ class Deployment:
         if self.moe_parallel != "ep" or self.ep <= 1 or self.expert_balance == "eplb":
             return 1.0
         return self.forced_balance_imbalance
+
+    def efficiency_of(self, dtype: str) -> float:
+        """Kernel efficiency of ops on weights stored as ``dtype`` relative to the
+        calibration's kernels (1 unless the serving stack says otherwise)."""
+        return dict(self.format_efficiency).get(dtype, 1.0)
+
+    @property
+    def allreduce_us(self) -> float:
+        """Fixed latency of one TP all-reduce: the given figure, else NCCL's model
+        (``tp`` ranks; over the scale-out link they span ``tp / gpus_per_node`` nodes)."""
+        if self.allreduce_latency_us is not None:
+            return self.allreduce_latency_us
+        nodes = math.ceil(self.tp / self.gpus_per_node) if self.allreduce_link == "scale-out" else 1
+        return allreduce_latency_us(self.tp, nodes)
 
     def expert_slots(self, n_routed_experts: int) -> int:
         """Expert slots over the whole instance (routed + redundant)."""

@@ -20,12 +20,14 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from console.perf.datafiles import PerfDataError
-from console.perf.decode import decode_step, max_batch
+from console.perf.decode import decode_step, max_batch, served
 from console.perf.deployment import Deployment, default_deployment
 from console.perf.hardware import Chip, reference_chip
 from console.perf.prefill import colocated_share, prefill_tokens_per_s, seconds_per_token_at_peak
 from console.perf.profiles import load_profile
 from console.perf.records import Record
+from console.perf.stacks import Stack
+from console.perf.stacks import stack as stack_of
 
 FREE = ("eta", "overlap", "mfu")
 _BOUNDS = {"eta": (1e-3, 5.0), "overlap": (0.0, 1.0), "mfu": (1e-3, 1.0)}
@@ -49,15 +51,25 @@ def _resolve(rec: Record, chips: ChipResolver | None) -> Chip:
     return (chips or reference_chip)(rec.hardware)
 
 
+def run_deployment(rec: Record, base: Deployment, stack: Stack | None = None) -> Deployment:
+    """The run's deployment with its serving stack applied (``stack`` replaces the named one)."""
+    dep = rec.deployment(base)
+    st = stack or (stack_of(rec.stack) if rec.stack else None)
+    if st is None or rec.phase != "decode":
+        return dep
+    profile = served(load_profile(rec.model), dep)
+    return st.apply(dep, (profile.other_dtype, profile.routed_dtype))
+
+
 def predict(rec: Record, eta: float, overlap: float, mfu: float, *, chips: ChipResolver | None = None,
-            base: Deployment | None = None) -> Prediction:
+            base: Deployment | None = None, stack: Stack | None = None) -> Prediction:
     """The figure ``rec.metric`` the model gives for the run's setup with these factors.
 
     A decode batch the model cannot hold in HBM is capped (``capped``): an
     aggregated server queues what does not fit, which is what such a run measured.
     """
     base = base or default_deployment()
-    chip, profile, dep = _resolve(rec, chips), load_profile(rec.model), rec.deployment(base)
+    chip, profile, dep = _resolve(rec, chips), load_profile(rec.model), run_deployment(rec, base, stack)
     if rec.phase == "prefill":
         return Prediction(prefill_tokens_per_s(profile, chip, dep, rec.prompt_tokens, mfu), 0.0)
     limit = max_batch(profile, chip, dep, rec.context)
@@ -128,5 +140,5 @@ def fit_mfu(recs: Sequence[Record], *, chips: ChipResolver | None = None, base: 
     if not recs:
         raise PerfDataError("nothing to fit: no prefill run")
     logs = [math.log(r.measured * seconds_per_token_at_peak(load_profile(r.model), _resolve(r, chips),
-                                                            r.deployment(base), r.prompt_tokens)) for r in recs]
+                                                            run_deployment(r, base), r.prompt_tokens)) for r in recs]
     return math.exp(sum(logs) / len(logs))

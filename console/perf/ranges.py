@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from console.perf.calibration import IDEAL, Factors, calibration, model_calibration
+from console.perf.datafiles import data
 from console.perf.deployment import Deployment, Workload
 from console.perf.estimate import METRICS, Estimate, estimate
 from console.perf.hardware import Chip, reference_chip
@@ -112,6 +113,13 @@ def label_for(chip: Chip, factors: Factors, n_scenarios: int, own: bool = False,
     return label
 
 
+def serving_ranks(name: str) -> int:
+    """Serving ranks one package of hardware ``name`` holds (``dies`` in chips.toml; 1 if
+    not listed): a 910C's two dies each keep their own replicated weights, as its
+    calibration run was modeled."""
+    return int(data("chips.toml").get(name, {}).get("dies", 1))
+
+
 def default_resolver(chips: dict[str, Chip]) -> Callable[[str], Chip]:
     """Chip lookup for scenarios: the compared chips first, then ``chips.toml``."""
     return lambda name: chips[name] if name in chips else reference_chip(name)
@@ -129,6 +137,7 @@ def evaluate(profile: ModelProfile, chip: Chip, dep: Deployment, workload: Workl
     ``factors`` replaces the chip's calibration (the figures are then points,
     calibrated to the run those factors were fitted to)."""
     own = factors is not None
+    dep = dep.replace(ranks_per_chip=max(dep.ranks_per_chip, serving_ranks(chip.name)))
     measured = not own and chip.calibration is None and model_calibration(chip.name, profile.name) is not None
     factors = factors or point_factors(chip, profile.name)
     base = Inputs(chip, dep, workload, factors)

@@ -15,7 +15,9 @@ output throughput per decode chip, or per chip of an aggregated deployment),
 ``prefill_tok_s_per_chip``. ``kind`` says who measured it and how:
 ``independent`` (third party), ``engine-team`` (the serving engine's own
 maintainers), ``vendor-offline`` (the chip vendor, a fixed-batch loop without a
-serving scheduler) or ``dev-pr`` (a development pull request). A run that the
+serving scheduler) or ``dev-pr`` (a development pull request). ``stack`` names
+the serving software (``data/stacks.toml``: its per-layer latency, its
+calibration, its kernels' efficiency per weight format). A run that the
 model cannot be held to carries ``unmatched`` (why) instead of a setup.
 A user's own runs use the same format (``moe-console validate --runs FILE``).
 """
@@ -35,7 +37,8 @@ KINDS = ("independent", "engine-team", "vendor-offline", "vendor", "dev-pr", "us
 #: Record fields that override the deployment of the model (``None``: the default's).
 _DEPLOYMENT_FIELDS = ("ep", "tp", "moe_parallel", "redundant_experts", "attention_dtype", "routed_weights",
                       "other_weights", "routed_compute", "kv_cache_dtype", "mtp_depth", "mtp_accepted",
-                      "expert_balance", "allreduce_link", "prefill_gemm_dtype", "prefill_attention_dtype")
+                      "expert_balance", "allreduce_link", "prefill_gemm_dtype", "prefill_attention_dtype",
+                      "ranks_per_chip")
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class Record:
     output_tokens: int = 0
     two_batch_overlap: bool = True
     calibration: str | None = None
+    stack: str | None = None
     derivation: str = ""
     conditions: str = ""
     assumed: tuple[str, ...] = ()
@@ -80,6 +84,7 @@ class Record:
     allreduce_link: str | None = None
     prefill_gemm_dtype: str | None = None
     prefill_attention_dtype: str | None = None
+    ranks_per_chip: int | None = None
 
     @property
     def matched(self) -> bool:

@@ -22,6 +22,7 @@ from console.perf.fitting import predict
 from console.perf.hardware import Chip, reference_chip
 from console.perf.ranges import point_factors
 from console.perf.records import Record
+from console.perf.stacks import stack
 
 #: Targets of the validation (absolute relative error on held-out runs).
 TARGET_MEDIAN = 0.15
@@ -65,11 +66,13 @@ class Row:
                 "source": r.source}
 
 
-def _factors(rec: Record, chip: Chip) -> Factors:
-    if rec.calibration:
-        if rec.calibration not in calibration_names():
-            raise PerfDataError(f"names unknown calibration {rec.calibration!r}")
-        return calibration(rec.calibration)
+def run_factors(rec: Record, chip: Chip) -> Factors:
+    """The run's calibration, else its serving stack's, else the chip's (or by analogy)."""
+    name = rec.calibration or (stack(rec.stack).calibration if rec.stack else None)
+    if name:
+        if name not in calibration_names():
+            raise PerfDataError(f"names unknown calibration {name!r}")
+        return calibration(name)
     return point_factors(chip, rec.model)
 
 
@@ -81,7 +84,7 @@ def check(rec: Record, resolve_chip: Callable[[str], Chip] = reference_chip,
         return Row(rec, "unmatched", why=rec.unmatched)
     try:
         chip = resolve_chip(rec.hardware)
-        factors = _factors(rec, chip)
+        factors = run_factors(rec, chip)
         p = predict(rec, factors.eta, factors.overlap, factors.mfu, chips=resolve_chip)
     except PerfDataError as exc:
         return Row(rec, "unmatched", why=str(exc))

@@ -7,7 +7,9 @@ import pytest
 from console.perf import PRESS_HEADING, Workload, compare, table_price
 from console.perf.report import explain_lines, figure_table, ratio_table
 
-# note §7 "What drives the ratio" (B=128, KV 2,000): scenario -> 950DT / H100 throughput
+# note §7 "What drives the ratio" (B=128, KV 2,000): scenario -> 950DT / H100 throughput.
+# The shipped model adds the serving stack's 10 us per layer to every step (the note had none):
+# each ratio stays within 0.01 of the note's, except eta-910c (MOVED, below).
 NOTE_SENSITIVITY = {
     "baseline": 0.87, "announced-peaks": 0.99, "attention-fp8": 1.11, "eta-910c": 0.96,
     "eta-30pct-worse": 0.62, "a2a-910c-measured": 0.79, "a2a-16x-link": 0.91,
@@ -41,16 +43,21 @@ def test_950_is_a_range_labelled_by_analogy(at128):
 def test_ratios_and_their_range_match_the_note(at128):
     r = at128.ratios["ascend950dt"]
     thr = r["throughput_per_chip"]
-    assert (round(thr.value, 2), round(thr.low, 2), round(thr.high, 2)) == (0.87, 0.62, 1.11)
+    # note: 0.87 [0.62-1.11]; the top of the range is now the eta-910c scenario (see below)
+    assert (round(thr.value, 2), round(thr.low, 2), round(thr.high, 2)) == (0.87, 0.63, 1.22)
     assert round(r["tpot"].value, 2) == 1.15
-    assert round(r["cost_per_m_output"].value, 2) == 0.87  # price 0.75x
+    assert r["cost_per_m_output"].value == pytest.approx(0.87, abs=0.011)  # price 0.75x
     assert (round(r["ttft"].value, 2), round(r["ttft"].low, 2)) == (2.29, 0.89)
 
 
 def test_sensitivity_table_matches_the_note(at128):
     rows = {row.id: row for row in at128.sensitivity["ascend950dt"]}
     for sid, ratio in NOTE_SENSITIVITY.items():
-        assert round(rows[sid].ratios["throughput_per_chip"], 2) == ratio, sid
+        if sid != "eta-910c":
+            assert rows[sid].ratios["throughput_per_chip"] == pytest.approx(ratio, abs=0.011), sid
+    # MOVED: the 910C efficiency is refitted with each die reading its own replicated weights
+    # (eta 0.41 -> 0.54, tests/perf/test_calibration.py); a 950 stack that good gives 1.22, not 0.96
+    assert round(rows["eta-910c"].ratios["throughput_per_chip"], 2) == 1.22
     assert not rows["context-longer"].in_range and rows["eta-30pct-worse"].in_range
 
 
@@ -78,6 +85,6 @@ def test_explain_names_the_bounds(at128):
 
 
 def test_ratios_at_small_and_large_batch(v3, dep, h100, a950):
-    for batch, ratio in ((1, 1.18), (32, 1.13), (256, 0.75)):
+    for batch, ratio in ((1, 1.18), (32, 1.13), (256, 0.75)):  # the note's
         c = compare(v3, [h100, a950], dep, Workload(context=2000, concurrency=batch))
-        assert round(c.ratios["ascend950dt"]["throughput_per_chip"].value, 2) == ratio
+        assert c.ratios["ascend950dt"]["throughput_per_chip"].value == pytest.approx(ratio, abs=0.011)

@@ -55,7 +55,10 @@ def test_published_measurement_is_labelled_and_never_our_own(capsys):
 
 
 def test_measured_column_from_a_bench_serve_result(tmp_path, capsys):
-    path = _bench_file(tmp_path, {"eta": 0.3669, "overlap": 0.4097, "mfu": 0.2868})
+    from console.perf import calibration
+
+    fit = calibration("sglang-96xh100")  # the factors the h200 is modeled with
+    path = _bench_file(tmp_path, {"eta": fit.eta, "overlap": fit.overlap, "mfu": fit.mfu})
     assert main(["compare", "--backends", "h200", "--measured", str(path)]) == 0
     out = capsys.readouterr().out
     assert "measured figures of your run beside the model" in out and "measured by you (a: vllm 0.11" in out
@@ -68,7 +71,7 @@ def test_calibrate_moves_the_factors_and_models_the_hardware_with_them(tmp_path,
     path = _bench_file(tmp_path, TRUE)
     assert main(["compare", "--backends", "h200", "--calibrate", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "calibrated h200 to your measured run" in out and "eta 0.367 -> 0.520" in out
+    assert "calibrated h200 to your measured run" in out and "eta 0.371 -> 0.520" in out
     assert main(["compare", "--json", "--backends", "h200", "--calibrate", str(path)]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["calibration"]["h200"]["factors"]["eta"] == pytest.approx(TRUE["eta"], rel=0.01)

@@ -5,14 +5,14 @@ import pytest
 from console.perf import PerfDataError, Price, Workload, estimate
 
 
-def test_tpot_target_searches_the_largest_batch(v3, dep, fit, h100, a950):
+def test_tpot_target_searches_the_largest_batch(v3, note_dep, note_fit, h100, a950):
     w = Workload(context=2000, concurrency=None, tpot_ms=50)
-    h, a = estimate(v3, h100, dep, w, fit), estimate(v3, a950, dep, w, fit)
-    assert h.tpot_s <= 0.050 and estimate(v3, h100, dep, Workload(context=2000, concurrency=h.batch + 1), fit).tpot_s > 0.050
+    h, a = estimate(v3, h100, note_dep, w, note_fit), estimate(v3, a950, note_dep, w, note_fit)
+    assert h.tpot_s <= 0.050 and estimate(v3, h100, note_dep, Workload(context=2000, concurrency=h.batch + 1), note_fit).tpot_s > 0.050
     assert h.tokens_per_s_per_chip == pytest.approx(2225, abs=2)  # note: 2,225 at <= 50 ms
     assert a.tokens_per_s_per_chip == pytest.approx(2007, abs=2)  # note: 2,007
     w100 = Workload(context=2000, concurrency=None, tpot_ms=100)
-    assert estimate(v3, h100, dep, w100, fit).tokens_per_s_per_chip == pytest.approx(2813, abs=3)
+    assert estimate(v3, h100, note_dep, w100, note_fit).tokens_per_s_per_chip == pytest.approx(2813, abs=3)
 
 
 def test_unreachable_tpot_target_is_flagged(v3, dep, fit, h100):
