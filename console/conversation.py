@@ -19,6 +19,13 @@ turn and every assistant turn whose status is ``"complete"`` or
 ``"cancelled"`` with text. A user turn whose reply failed is left out of later
 requests (its text stays stored and shown) so that one over-long prompt does
 not break the conversation; ``regenerate()`` retries it.
+
+Branches: ``regenerate()`` and ``edit()`` add a sibling turn instead of
+replacing one, so every earlier reply stays reachable (``alternative()``).
+
+The current conversation is read from the store once and cached; the cache
+is dropped whenever the store writes (``Store.generation``), so it is never
+stale and a turn costs one load instead of one per access.
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ from console.settings import Settings, validate_backend_options
 from console.store import DEFAULT_TITLE, ConversationRecord, Store
 
 #: Length of a title made from the first user turn.
-TITLE_CHARS = 48
+TITLE_CHARS = 60
 
 
 class SessionBusy(RuntimeError):
@@ -76,8 +83,30 @@ def history(conv: ConversationRecord, upto: int | None = None) -> list[Message]:
 
 
 def _title(text: str) -> str:
+    """A title from the whole first turn: its words, cut at a word boundary."""
     line = " ".join(text.split())
-    return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
+    if len(line) <= TITLE_CHARS:
+        return line
+    cut = line[: TITLE_CHARS - 1]
+    if " " in cut[TITLE_CHARS // 2:]:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,.;:") + "…"
+
+
+def _clock_of(backend: Backend) -> str:
+    """What the figures of ``backend`` are before its first reply says so:
+    measured for local and remote backends, modeled for modeled ones."""
+    kind = getattr(getattr(backend, "info", None), "kind", "")
+    return "modeled" if kind == "modeled" else "measured"
+
+
+def _engine_model(backend: Backend) -> str:
+    """What computes a modeled backend's text and routing: its ``model_path``
+    checkpoint, or the built-in model."""
+    if _clock_of(backend) != "modeled":
+        return ""
+    path = str((getattr(backend, "settings", None) or {}).get("model_path") or "")
+    return f"the {path.rstrip('/').rsplit('/', 1)[-1]} checkpoint" if path else "the built-in model"
 
 
 def _context_window(backend: Backend) -> int | None:
@@ -109,6 +138,7 @@ class ChatSession:
         self._reply: ReplyStream | None = None
         self._compares: set[ReplyStream] = set()
         self._conversation_id: int | None = None
+        self._cached: tuple[int, int, ConversationRecord] | None = None  # (id, store generation, record)
         self._sampling = settings.sampling
         self._backend_name = self._pick_default(settings.default_backend)
 
@@ -131,11 +161,17 @@ class ChatSession:
 
     @property
     def conversation(self) -> ConversationRecord | None:
-        """The current conversation with its messages, fresh from the store
-        (``None`` before the first)."""
+        """The current conversation with its messages as stored now (``None``
+        before the first); loaded again only after the store wrote."""
         if self._conversation_id is None:
             return None
-        return self.store.load(self._conversation_id)
+        generation = getattr(self.store, "generation", None)
+        cached = self._cached
+        if cached is not None and generation is not None and cached[:2] == (self._conversation_id, generation):
+            return cached[2]
+        conv = self.store.load(self._conversation_id)
+        self._cached = (conv.id, generation, conv) if generation is not None else None
+        return conv
 
     def conversations(self) -> list[ConversationRecord]:
         return self.store.list_conversations()
@@ -148,11 +184,60 @@ class ChatSession:
         return conv
 
     def select(self, conversation_id: int) -> ConversationRecord:
-        """Make a stored conversation current (unknown id -> ``StoreError``)."""
+        """Make a stored conversation current (unknown id -> ``StoreError``).
+
+        It comes back on the backend it last used when that one is
+        available; otherwise :attr:`note` says why it stays on the current
+        one. Its sampling is its own (``Store.set_sampling``)."""
         conv = self.store.load(conversation_id)
         self._conversation_id = conv.id
+        self._cached = (conv.id, getattr(self.store, "generation", None), conv)
         self.metrics.set_conversation(conv.id, prior_cost_usd=conv.cost_usd)
+        self.note = None
+        wanted = conv.backend
+        if wanted and wanted != self._backend_name:
+            try:
+                self._create(wanted)
+            except Exception as exc:  # noqa: BLE001 - PluginError / OptionError / a broken plugin
+                self.note = (f"this conversation ran on {wanted}, which is not available "
+                             f"({one_line(exc)}); it continues on {self._backend_name}")
+            else:
+                self._backend_name = wanted
         return conv
+
+    #: A line for the user after :meth:`select` (why the backend did not come back), else None.
+    note: str | None = None
+
+    def rename(self, conversation_id: int, title: str) -> None:
+        self.store.rename(conversation_id, title)
+
+    def set_pinned(self, conversation_id: int, pinned: bool) -> None:
+        self.store.set_pinned(conversation_id, pinned)
+
+    def delete(self, conversation_id: int) -> None:
+        """Delete a stored conversation (the current one: none is current after)."""
+        self.store.delete(conversation_id)
+        if conversation_id == self._conversation_id:
+            self._conversation_id, self._cached = None, None
+            self.metrics.set_conversation(None)
+
+    def search(self, text: str):
+        """``Store.search``: conversations matching ``text`` in a title or a message."""
+        return self.store.search(text)
+
+    def prompt_history(self, *, here_only: bool = False, contains: str = "") -> list[str]:
+        """Sent prompts, oldest first: this conversation's, or every one."""
+        if here_only and self._conversation_id is None:
+            return []
+        return self.store.prompts(self._conversation_id if here_only else None, contains=contains)
+
+    def alternative(self, message_id: int, step: int) -> ConversationRecord:
+        """Show the branch of the ``step``-th sibling of ``message_id`` (-1 previous, 1 next)."""
+        if self.busy:
+            raise SessionBusy("a reply is streaming; cancel it first")
+        if self._conversation_id is None:
+            raise ValueError("no conversation yet")
+        return self.store.alternative(self._conversation_id, message_id, step)
 
     def set_system_prompt(self, text: str) -> None:
         """The system prompt of the current conversation (of the next one when none)."""
@@ -169,11 +254,13 @@ class ChatSession:
 
     @sampling.setter
     def sampling(self, value: Sampling) -> None:
+        """Sets the current conversation's sampling (the default of new ones when none is current)."""
         if not isinstance(value, Sampling):
             raise TypeError("sampling must be a console.api.Sampling")
-        self._sampling = value
         if self._conversation_id is not None:
             self.store.set_sampling(self._conversation_id, value)
+        else:
+            self._sampling = value
 
     # ------------------------------------------------------------ backends
 
@@ -202,7 +289,8 @@ class ChatSession:
             self.problems.append(f"[backends.{name}] {one_line(exc)}; using the defaults")
             backend = self.host.create(name)
         self._backends[name] = backend
-        self.metrics.describe(name, context_window=_context_window(backend), model=backend.info.model)
+        self.metrics.describe(name, context_window=_context_window(backend), model=backend.info.model,
+                              clock=_clock_of(backend), engine_model=_engine_model(backend))
         return backend
 
     @property
@@ -238,27 +326,46 @@ class ChatSession:
         conv = self.conversation or self.new_conversation()
         if conv.title == DEFAULT_TITLE and not any(m.role == "user" for m in conv.messages):
             self.store.rename(conv.id, _title(text))
+        self.store.add_prompt(conv.id, text)
         self.store.add_message(conv.id, "user", text)
         return self._start(conv.id)
 
+    def edit(self, message_id: int, text: str) -> ReplyStream:
+        """Fork at a past user turn: ``text`` becomes a new turn beside it (same
+        place in the conversation) and a reply streams for it. The original
+        turn and everything after it stay, as the other alternative."""
+        if self.busy:
+            raise SessionBusy("a reply is streaming; cancel it first")
+        if not text.strip():
+            raise ValueError("nothing to send: the message is empty")
+        conv = self.conversation
+        original = next((m for m in (conv.messages if conv else ()) if m.id == message_id), None)
+        if original is None or original.role != "user":
+            raise ValueError("only a user turn of this conversation can be edited")
+        self.store.add_prompt(conv.id, text)
+        self.store.add_message(conv.id, "user", text, parent_id=original.parent_id)
+        return self._start(conv.id)
+
     def regenerate(self) -> ReplyStream:
-        """Drop the last assistant reply (whatever its status) and stream a new
-        one for the last user turn, on the current backend."""
+        """A new reply to the last user turn, on the current backend; the
+        previous reply (whatever its status) stays as an alternative."""
         if self.busy:
             raise SessionBusy("a reply is streaming; cancel it first")
         conv = self.conversation
         if conv is None or not any(m.role == "user" for m in conv.messages):
             raise ValueError("nothing to regenerate: no user turn yet")
-        last = conv.messages[-1]
-        if last.role == "assistant":
-            self.store.delete_message(last.id)
-        return self._start(conv.id)
+        last_user = max(i for i, m in enumerate(conv.messages) if m.role == "user")
+        return self._start(conv.id, parent_id=conv.messages[last_user].id)
 
-    def _start(self, conversation_id: int) -> ReplyStream:
-        conv = self.store.load(conversation_id)
+    def _start(self, conversation_id: int, parent_id: Any = None) -> ReplyStream:
+        conv = self.conversation
+        if parent_id is not None:  # a new reply beside others: the history ends at its user turn
+            upto = next(i for i, m in enumerate(conv.messages) if m.id == parent_id) + 1
+            conv = dataclasses.replace(conv, messages=conv.messages[:upto])
         name = self._backend_name
         request = Request(messages=tuple(history(conv)), sampling=self.sampling)
-        self.store.set_backend(conversation_id, name)
+        if conv.backend != name:
+            self.store.set_backend(conversation_id, name)
         failed: Failed | None = None
         backend: Any = None
         model = None
@@ -269,7 +376,7 @@ class ChatSession:
         except (PluginError, OptionError) as exc:
             failed = Failed(error=one_line(exc))
         message = self.store.add_message(conversation_id, "assistant", "", backend=name, model=model,
-                                         status="streaming")
+                                         status="streaming", **({} if parent_id is None else {"parent_id": parent_id}))
         self._reply = ReplyStream(
             host=self.host, backend=backend, backend_name=name, request=request, metrics=self.metrics,
             store=self.store, conversation_id=conversation_id, message_id=message.id, clock=self._clock,
@@ -346,6 +453,37 @@ class ChatSession:
         else:
             results = [await run(n) for n in names]
         return {r.backend: r for r in results}
+
+    def adopt(self, result: CompareResult, text: str | None) -> ConversationRecord:
+        """Continue the conversation with a side-by-side answer: ``text`` (the
+        prompt typed there) becomes a user turn and ``result`` its reply; with
+        ``text`` None the result becomes a new alternative reply to the last
+        user turn. The session then runs on ``result.backend``."""
+        if self.busy:
+            raise SessionBusy("a reply is streaming; cancel it first")
+        if result.status == "failed" or not result.text.strip():
+            raise ValueError(f"{result.backend} gave no reply to continue with")
+        self._create(result.backend)
+        conv = self.conversation
+        if text is None:
+            users = [m for m in (conv.messages if conv else ()) if m.role == "user"]
+            if not users:
+                raise ValueError("nothing to continue: no user turn yet")
+            parent = users[-1].id
+        else:
+            conv = conv or self.new_conversation()
+            if conv.title == DEFAULT_TITLE and not any(m.role == "user" for m in conv.messages):
+                self.store.rename(conv.id, _title(text))
+            self.store.add_prompt(conv.id, text)
+            parent = self.store.add_message(conv.id, "user", text).id
+        self.store.add_message(conv.id, "assistant", result.text, backend=result.backend, model=result.model or None,
+                               usage=result.usage, timing=result.timing, cost=result.cost,
+                               status="cancelled" if result.status == "cancelled" else "complete", parent_id=parent)
+        self._backend_name = result.backend
+        self.store.set_backend(conv.id, result.backend)
+        conv = self.conversation
+        self.metrics.set_conversation(conv.id, prior_cost_usd=conv.cost_usd)
+        return conv
 
     # ------------------------------------------------------------ shutdown
 

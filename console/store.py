@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Literal
 
-from console import export, migrations
+from console import export, migrations, store_tree
 from console.api import Cost, Sampling, Timing, Usage
 
 Status = Literal["complete", "cancelled", "failed", "streaming"]
@@ -63,6 +63,8 @@ class MessageRecord:
     error: str | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
+    parent_id: int | None = None
+    finish_reason: str | None = None  # the backend's reason: stop | length | cancelled...
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,12 @@ class ConversationRecord:
     """One conversation. ``messages`` is filled by :meth:`Store.load` (in order)
     and empty in :meth:`Store.list_conversations` (``message_count`` is set in
     both). ``sampling`` is ``None`` when the conversation uses the settings'
-    defaults; ``backend`` is the backend it last used."""
+    defaults; ``backend`` is the backend it last used.
+
+    ``messages`` is the branch on screen (first turn to ``head_id``);
+    ``alternatives`` maps a message id on it to ``(position, count)`` when the
+    turn has siblings (an edited turn, a regenerated reply); ``spent_usd`` is
+    what every stored reply of every branch cost, stopped ones included."""
 
     id: int
     title: str
@@ -81,10 +88,16 @@ class ConversationRecord:
     updated_at: float = 0.0
     messages: tuple[MessageRecord, ...] = ()
     message_count: int = 0
+    pinned: bool = False
+    head_id: int | None = None
+    alternatives: dict[int, tuple[int, int]] = dataclasses.field(default_factory=dict)
+    spent_usd: float | None = None
 
     @property
     def cost_usd(self) -> float:
-        """What the stored replies cost in total (messages must be loaded)."""
+        """What the stored replies cost in total, every branch (messages must be loaded)."""
+        if self.spent_usd is not None:
+            return self.spent_usd
         return sum(m.cost.total_usd for m in self.messages if m.cost is not None)
 
 
@@ -107,8 +120,15 @@ def _load(kind: type, text: str | None) -> Any:
 
 
 _MESSAGE_COLUMNS = ("id, conversation_id, role, content, status, backend, model, usage, timing, "
-                    "cost, error, created_at, updated_at")
-_CONVERSATION_COLUMNS = "id, title, system_prompt, sampling, backend, created_at, updated_at"
+                    "cost, error, created_at, updated_at, parent_id, finish_reason")
+_CONVERSATION_COLUMNS = "id, title, system_prompt, sampling, backend, created_at, updated_at, pinned, head_id"
+#: ``add_message(parent_id=HEAD)``: append to the branch on screen.
+HEAD = object()
+
+
+def _like(text: str) -> str:
+    """A LIKE pattern matching ``text`` anywhere, its wildcards taken literally."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def _message(row: sqlite3.Row) -> MessageRecord:
@@ -118,6 +138,7 @@ def _message(row: sqlite3.Row) -> MessageRecord:
         usage=_load(Usage, row["usage"]), timing=_load(Timing, row["timing"]),
         cost=_load(Cost, row["cost"]), error=row["error"], created_at=row["created_at"],
         updated_at=row["updated_at"] if row["updated_at"] is not None else row["created_at"],
+        parent_id=row["parent_id"], finish_reason=row["finish_reason"],
     )
 
 
@@ -136,6 +157,7 @@ class Store:
         self.path = str(path)
         self._now = now
         self._lock = threading.RLock()
+        self.generation = 0  # bumped by every write: caches compare it (see ChatSession)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -184,6 +206,7 @@ class Store:
 
     def _write(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
         with self._lock:
+            self.generation += 1
             return self._db.execute(sql, params)
 
     # ------------------------------------------------------------ conversations
@@ -201,26 +224,50 @@ class Store:
         return self.load(int(cur.lastrowid))
 
     def list_conversations(self) -> list[ConversationRecord]:
-        """All conversations, most recently updated first, without messages."""
+        """All conversations, pinned ones first, then most recently updated
+        first, without messages."""
         with self._lock:
             rows = self._db.execute(
                 f"SELECT {_CONVERSATION_COLUMNS}, (SELECT COUNT(*) FROM messages m "
                 "WHERE m.conversation_id = c.id) AS n FROM conversations c "
-                "ORDER BY updated_at DESC, id DESC"
+                "ORDER BY pinned DESC, updated_at DESC, id DESC"
             ).fetchall()
         return [self._conversation(row, (), row["n"]) for row in rows]
+
+    def search(self, text: str, limit: int = 50) -> list[tuple[ConversationRecord, str]]:
+        """Conversations whose title or any message contains ``text`` (case
+        insensitive for ASCII), each with the first matching text as a
+        snippet; pinned and recent first."""
+        text = " ".join(text.split())
+        if not text:
+            return [(c, "") for c in self.list_conversations()[:limit]]
+        pattern = _like(text)
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_CONVERSATION_COLUMNS}, (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id) "
+                "AS n, (SELECT m.content FROM messages m WHERE m.conversation_id = c.id AND m.content LIKE ? "
+                "ESCAPE '\\' ORDER BY m.id LIMIT 1) AS hit FROM conversations c "
+                "WHERE c.title LIKE ? ESCAPE '\\' OR hit IS NOT NULL "
+                "ORDER BY pinned DESC, updated_at DESC, id DESC LIMIT ?", (pattern, pattern, limit)
+            ).fetchall()
+        return [(self._conversation(row, (), row["n"]), _snippet(row["hit"] or row["title"], text)) for row in rows]
 
     def _conversation(self, row: sqlite3.Row, messages: tuple[MessageRecord, ...], count: int) -> ConversationRecord:
         return ConversationRecord(
             id=row["id"], title=row["title"], system_prompt=row["system_prompt"],
             sampling=_load(Sampling, row["sampling"]), backend=row["backend"],
             created_at=row["created_at"], updated_at=row["updated_at"],
-            messages=messages, message_count=count,
+            messages=messages, message_count=count, pinned=bool(row["pinned"]), head_id=row["head_id"],
         )
 
+    #: How many times :meth:`load` ran (tests count reloads with it).
+    loads = 0
+
     def load(self, conversation_id: int) -> ConversationRecord:
-        """The conversation with its messages. Unknown id -> :class:`StoreError`."""
+        """The conversation with the messages of its current branch. Unknown
+        id -> :class:`StoreError`."""
         with self._lock:
+            self.loads += 1
             row = self._db.execute(
                 f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id = ?", (conversation_id,)
             ).fetchone()
@@ -230,14 +277,60 @@ class Store:
                 f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY id",
                 (conversation_id,),
             ).fetchall()
-        messages = tuple(_message(r) for r in rows)
-        return self._conversation(row, messages, len(messages))
+        everything = [_message(r) for r in rows]
+        path = tuple(store_tree.active_path(everything, row["head_id"]))
+        spent = sum(m.cost.total_usd for m in everything if m.cost is not None)
+        return dataclasses.replace(self._conversation(row, path, len(path)),
+                                   alternatives=store_tree.alternatives(everything, path), spent_usd=spent)
 
-    def _update_conversation(self, conversation_id: int, column: str, value: Any) -> ConversationRecord:
-        cur = self._write(f"UPDATE conversations SET {column} = ?, updated_at = ? WHERE id = ?",
-                          (value, self._now(), conversation_id))
+    def _row(self, conversation_id: int) -> ConversationRecord:
+        """The conversation without its messages (cheap)."""
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_CONVERSATION_COLUMNS}, (SELECT COUNT(*) FROM messages m "
+                "WHERE m.conversation_id = c.id) AS n FROM conversations c WHERE id = ?", (conversation_id,)
+            ).fetchone()
+        if row is None:
+            raise StoreError(f"no conversation with id {conversation_id}")
+        return self._conversation(row, (), row["n"])
+
+    def _update_conversation(self, conversation_id: int, column: str, value: Any, *,
+                             touch: bool = True) -> ConversationRecord:
+        """Set one column; returns the conversation without its messages."""
+        stamp = ", updated_at = ?" if touch else ""
+        params = (value, self._now(), conversation_id) if touch else (value, conversation_id)
+        cur = self._write(f"UPDATE conversations SET {column} = ?{stamp} WHERE id = ?", params)
         if cur.rowcount == 0:
             raise StoreError(f"no conversation with id {conversation_id}")
+        return self._row(conversation_id)
+
+    def set_pinned(self, conversation_id: int, pinned: bool) -> ConversationRecord:
+        """Pinned conversations are listed first."""
+        return self._update_conversation(conversation_id, "pinned", 1 if pinned else 0, touch=False)
+
+    def set_head(self, conversation_id: int, message_id: int) -> ConversationRecord:
+        """Show the branch through ``message_id`` (down to its newest leaf)."""
+        with self._lock:
+            rows = self._db.execute("SELECT id, parent_id FROM messages WHERE conversation_id = ?",
+                                    (conversation_id,)).fetchall()
+        nodes = [_Node(r["id"], r["parent_id"]) for r in rows]
+        if not any(n.id == message_id for n in nodes):
+            raise StoreError(f"no message {message_id} in conversation {conversation_id}")
+        return self._update_conversation(conversation_id, "head_id", store_tree.newest_leaf(nodes, message_id),
+                                         touch=False)
+
+    def alternative(self, conversation_id: int, message_id: int, step: int) -> ConversationRecord:
+        """Show the branch of the sibling ``step`` places from ``message_id``
+        (wrapping around); the conversation with its new branch."""
+        with self._lock:
+            rows = self._db.execute("SELECT id, parent_id FROM messages WHERE conversation_id = ?",
+                                    (conversation_id,)).fetchall()
+        nodes = [_Node(r["id"], r["parent_id"]) for r in rows]
+        ids = store_tree.siblings(nodes, message_id)
+        if message_id not in ids:
+            raise StoreError(f"no message {message_id} in conversation {conversation_id}")
+        target = ids[(ids.index(message_id) + step) % len(ids)]
+        self.set_head(conversation_id, target)
         return self.load(conversation_id)
 
     def rename(self, conversation_id: int, title: str) -> ConversationRecord:
@@ -262,30 +355,77 @@ class Store:
         if cur.rowcount == 0:
             raise StoreError(f"no conversation with id {conversation_id}")
 
+    # ------------------------------------------------------------ prompt history, preferences
+
+    def add_prompt(self, conversation_id: int | None, text: str) -> None:
+        """Remember a sent prompt (the same text twice in a row is kept once)."""
+        with self._lock:
+            last = self._db.execute("SELECT text, conversation_id FROM prompt_history ORDER BY id DESC LIMIT 1"
+                                    ).fetchone()
+            if last is not None and last["text"] == text and last["conversation_id"] == conversation_id:
+                return
+        self._write("INSERT INTO prompt_history (conversation_id, text, created_at) VALUES (?, ?, ?)",
+                    (conversation_id, text, self._now()))
+
+    def prompts(self, conversation_id: int | None = None, *, contains: str = "", limit: int = 500) -> list[str]:
+        """Sent prompts, oldest first (the newest ``limit``): of one
+        conversation, or of all when ``conversation_id`` is None; ``contains``
+        filters them."""
+        where, params = [], []
+        if conversation_id is not None:
+            where.append("conversation_id = ?")
+            params.append(conversation_id)
+        if contains.strip():
+            where.append("text LIKE ? ESCAPE '\\'")
+            params.append(_like(contains.strip()))
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        with self._lock:
+            rows = self._db.execute(f"SELECT text FROM prompt_history {clause} ORDER BY id DESC LIMIT ?",
+                                    (*params, limit)).fetchall()
+        return [r["text"] for r in reversed(rows)]
+
+    def preference(self, key: str, default: str | None = None) -> str | None:
+        """A value the console remembers between runs (e.g. the theme)."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM preferences WHERE key = ?", (key,)).fetchone()
+        return row["value"] if row is not None else default
+
+    def set_preference(self, key: str, value: str) -> None:
+        self._write("INSERT INTO preferences (key, value) VALUES (?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+
     # ------------------------------------------------------------ messages
 
     def add_message(
         self, conversation_id: int, role: Role, content: str, *,
         backend: str | None = None, model: str | None = None,
         usage: Usage | None = None, timing: Timing | None = None, cost: Cost | None = None,
-        status: Status = "complete", error: str | None = None,
+        status: Status = "complete", error: str | None = None, parent_id: Any = HEAD,
     ) -> MessageRecord:
-        """Append a turn (committed before returning: it survives a crash)."""
+        """Add a turn (committed before returning: it survives a crash) under
+        ``parent_id`` (default: the end of the branch on screen; ``None``: a
+        new first turn) and make it the end of the branch on screen."""
         if role not in ROLES:
             raise StoreError(f"unknown role {role!r} (known: {', '.join(ROLES)})")
         if status not in STATUSES:
             raise StoreError(f"unknown status {status!r} (known: {', '.join(STATUSES)})")
         now = self._now()
         with self._lock:
+            self.generation += 1
             try:
                 self._db.execute("BEGIN IMMEDIATE")
+                if parent_id is HEAD:
+                    head = self._db.execute("SELECT head_id FROM conversations WHERE id = ?",
+                                            (conversation_id,)).fetchone()
+                    parent_id = head["head_id"] if head is not None else None
                 cur = self._db.execute(
                     f"INSERT INTO messages ({_MESSAGE_COLUMNS.replace('id, ', '', 1)}) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (conversation_id, role, content, status, backend, model, _dump(usage),
-                     _dump(timing), _dump(cost), error, now, now),
+                     _dump(timing), _dump(cost), error, now, now, parent_id, None),
                 )
-                self._db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
+                self._db.execute("UPDATE conversations SET updated_at = ?, head_id = ? WHERE id = ?",
+                                 (now, cur.lastrowid, conversation_id))
                 self._db.execute("COMMIT")
             except sqlite3.IntegrityError:
                 self._db.execute("ROLLBACK")
@@ -296,11 +436,12 @@ class Store:
         return self.message(int(cur.lastrowid))
 
     _JSON_FIELDS = {"usage", "timing", "cost"}
-    _FIELDS = {"content", "status", "backend", "model", "usage", "timing", "cost", "error"}
+    _FIELDS = {"content", "status", "backend", "model", "usage", "timing", "cost", "error", "finish_reason"}
 
     def update_message(self, message_id: int, **changes: Any) -> MessageRecord:
         """Change fields of a message: ``content``, ``status``, ``backend``,
-        ``model``, ``usage``, ``timing``, ``cost``, ``error``. Committed at once."""
+        ``model``, ``usage``, ``timing``, ``cost``, ``error``, ``finish_reason``.
+        Committed at once."""
         unknown = set(changes) - self._FIELDS
         if unknown:
             raise StoreError(f"cannot update message field(s) {', '.join(sorted(unknown))}")
@@ -317,9 +458,27 @@ class Store:
         return self.message(message_id)
 
     def delete_message(self, message_id: int) -> None:
-        cur = self._write("DELETE FROM messages WHERE id = ?", (message_id,))
-        if cur.rowcount == 0:
-            raise StoreError(f"no message with id {message_id}")
+        """Delete a message and the turns after it on its branches; a branch
+        on screen that ended there now ends at its parent."""
+        target = self.message(message_id)
+        with self._lock:
+            self.generation += 1
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                head = self._db.execute("SELECT head_id FROM conversations WHERE id = ?",
+                                        (target.conversation_id,)).fetchone()["head_id"]
+                on_screen = {m.id for m in store_tree.active_path(
+                    [_Node(r["id"], r["parent_id"]) for r in self._db.execute(
+                        "SELECT id, parent_id FROM messages WHERE conversation_id = ?",
+                        (target.conversation_id,)).fetchall()], head)}
+                self._db.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+                if message_id in on_screen:
+                    self._db.execute("UPDATE conversations SET head_id = ? WHERE id = ?",
+                                     (target.parent_id, target.conversation_id))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     def message(self, message_id: int) -> MessageRecord:
         with self._lock:
@@ -338,3 +497,19 @@ class Store:
     def export_json(self, conversation_id: int) -> dict[str, Any]:
         """The conversation as a JSON-ready dict (see :mod:`console.export`)."""
         return export.to_json(self.load(conversation_id))
+
+
+@dataclass(frozen=True)
+class _Node:
+    id: int
+    parent_id: int | None
+
+
+def _snippet(text: str, query: str, width: int = 60) -> str:
+    """One line of ``text`` around the first match of ``query``."""
+    flat = " ".join(text.split())
+    at = flat.lower().find(query.lower())
+    if at < 0 or len(flat) <= width:
+        return flat[:width]
+    start = max(0, at - width // 3)
+    return ("…" if start else "") + flat[start:start + width] + ("…" if start + width < len(flat) else "")

@@ -28,7 +28,12 @@ class FakeClock:
         self.now += seconds
 
 
-async def wait_for(pilot, predicate, timeout: float = 20.0, step: float = 0.02) -> None:
+#: A guard against a hang, not a deadline: every wait below ends on an event
+#: (a reply's ``done``, a worker's end) or a condition, long before this.
+HANG_GUARD_S = 300.0
+
+
+async def wait_for(pilot, predicate, timeout: float = HANG_GUARD_S, step: float = 0.02) -> None:
     """Let the app run until ``predicate()`` is true (fails after ``timeout`` s).
 
     Polls with a plain sleep: ``pilot.pause`` first waits for the screen to
@@ -40,9 +45,24 @@ async def wait_for(pilot, predicate, timeout: float = 20.0, step: float = 0.02) 
         await asyncio.sleep(step)
 
 
-async def wait_idle(pilot, app, timeout: float = 20.0) -> None:
+async def wait_reply(app, timeout: float = HANG_GUARD_S) -> None:
+    """Wait on the events of the reply in flight: the session's stream is
+    ``done`` and the chat's worker has drawn its end."""
+    stream = getattr(app.session, "_reply", None)
+    if stream is not None:
+        await asyncio.wait_for(stream.done.wait(), timeout)
+    worker = app.chat._reply
+    if worker is not None:
+        try:
+            await asyncio.wait_for(worker.wait(), timeout)
+        except Exception:  # noqa: BLE001 - a cancelled or failed worker has ended too
+            pass
+
+
+async def wait_idle(pilot, app, timeout: float = HANG_GUARD_S) -> None:
     """Wait until no reply streams and the reply worker has drawn its end."""
     chat = app.chat
+    await wait_reply(app, timeout)
     await wait_for(pilot, lambda: not app.session.busy and (chat._reply is None or chat._reply.is_finished),
                    timeout)
     await pilot.pause()
