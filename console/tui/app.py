@@ -13,7 +13,8 @@ Screens are imported when first opened, never at start-up.
 
 Input typed before the prompt exists (a fast typist or a paste at start-up)
 is held and replayed, in order, once the prompt has focus: nothing typed is
-lost.
+lost. A line feed ending that input was an Enter typed while the terminal
+was not yet in raw mode (the tty turns CR into LF then), so it sends.
 """
 
 from __future__ import annotations
@@ -149,8 +150,14 @@ class ConsoleApp(App[int]):
     async def input_ready(self) -> None:
         """The prompt has focus: replay the input held until now, in order.
         Runs on the app's message queue, so later keys come after these."""
-        held, self._held_input = self._held_input, None
-        for event in held or ():
+        held, self._held_input = self._held_input or [], None
+        if held and isinstance(held[-1], events.Key) and held[-1].key == "ctrl+j":
+            # typed ahead while the terminal was still in cooked mode, whose
+            # line discipline turns Enter (CR) into a line feed: it was Enter
+            enter = events.Key("enter", "\r")
+            enter.set_sender(self)
+            held[-1] = enter
+        for event in held:
             await super().on_event(event)
 
     async def on_unmount(self) -> None:

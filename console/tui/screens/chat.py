@@ -249,7 +249,8 @@ class ChatScreen(ManageConversations, Screen):
                 elif isinstance(event, Finished):
                     status = "cancelled" if event.reason == "cancelled" else "complete"
                     ending = event.reason
-                    view.set_footer(fmt.reply_footer(view.source, event.usage.completion_tokens, event.timing,
+                    backend = view.source.split(" · ")[0]  # the model is in the header already
+                    view.set_footer(fmt.reply_footer(backend, event.usage.completion_tokens, event.timing,
                                                      event.cost, status=status),
                                     fmt.reply_details(view.source, event.usage, event.timing, event.cost))
                 elif isinstance(event, Failed):

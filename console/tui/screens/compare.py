@@ -50,24 +50,29 @@ def default_selection(backends: list, current: str, limit: int = 3) -> list[str]
 
 
 def live_figures(snap) -> str:
-    """Markup of one streaming column: tok/s now, TTFT, ITL p50/p95, cost so far."""
+    """Markup of one streaming column (three short lines): tok/s now, TTFT,
+    ITL p50/p95, tokens and cost so far."""
     label = fmt.label_markup(fmt.short_label(snap.labels.get("rate") or snap.clock))
     estimate = "~" if snap.spend.reply_estimated else ""
-    return (f"{label} [b]{fmt.rate(snap.rate.current)}[/] tok/s · TTFT {fmt.ms(snap.ttft_s)}\n"
-            f"ITL p50/p95 {fmt.ms(snap.itl.p50, False)}/{fmt.ms(snap.itl.p95, False)} ms · "
+    return (f"{label} [b]{fmt.rate(snap.rate.current)}[/] tok/s\n"
+            f"TTFT {fmt.ms(snap.ttft_s)} · ITL {fmt.ms(snap.itl.p50, False)}/{fmt.ms(snap.itl.p95, False)} ms\n"
             f"{snap.reply_tokens} tok · {estimate}{fmt.usd(snap.spend.reply_usd)}")
 
 
 def final_figures(result) -> str:
-    """Markup of one finished column: the label, then its figures on two lines."""
+    """Markup of one finished column, the same three lines as :func:`live_figures`
+    (the whole figures and labels are its tooltip, see :func:`render_figures`)."""
     if result.timing is None:
-        head = "[dim]no timing (the run did not finish)[/]"
+        head = "[dim]no timing[/]"
     else:
         head = fmt.label_markup(fmt.short_label(result.timing.label or result.timing.clock))
     rows = dict(figure_rows(result))
-    line1 = " · ".join(f"{k} [b]{fmt.escape(rows[k])}[/]" for k in ("decode tok/s", "TTFT") if k in rows)
-    line2 = " · ".join(f"{k} {fmt.escape(rows[k])}" for k in ("ITL p50", "ITL p95", "this reply") if k in rows)
-    text = f"{head} {line1}\n{line2}"
+    tokens = result.usage.completion_tokens if result.usage is not None else 0
+    text = (f"{head} [b]{fmt.escape(rows.get('decode tok/s', fmt.DASH))}[/] tok/s\n"
+            f"TTFT {fmt.escape(rows.get('TTFT', fmt.DASH))} · ITL "
+            f"{fmt.escape(rows.get('ITL p50', fmt.DASH).removesuffix(' ms'))}/"
+            f"{fmt.escape(rows.get('ITL p95', fmt.DASH))}\n"
+            f"{tokens} tok · {fmt.escape(rows.get('this reply', fmt.DASH))}")
     if result.error:
         text += f"\n[$error]{fmt.escape(result.error)}[/]"
     return text
@@ -198,7 +203,9 @@ class CompareScreen(Screen):
         self.action_run()
 
     def action_run(self) -> None:
-        names = list(self.query_one(SelectionList).selected)
+        picked = list(self.query_one(SelectionList).selected)
+        order = default_selection(self.host.backends(), self.session.backend_name, limit=len(self.host.backends()))
+        names = sorted(picked, key=lambda n: order.index(n) if n in order else len(order))  # current first
         if not 2 <= len(names) <= MAX_COLUMNS:
             self.app.notify(f"Pick two to {MAX_COLUMNS} backends.", severity="warning", timeout=4)
             return

@@ -28,7 +28,7 @@ def help_markup(keymap: dict[str, str] | None = None) -> str:
              "[keymap] by the id shown[/]", ""]
     for title, rows in keys.KEYS.values():
         lines.append(f"[b $accent]{escape(title)}[/]")
-        for key, _action, description, binding_id, _shown in rows:
+        for key, _action, _word, description, binding_id, _shown in rows:
             lines.append(f"  [b]{escape(keymap.get(binding_id, key)):<12}[/] {escape(description)} "
                          f"[dim]{escape(binding_id)}[/]")
         lines.append("")

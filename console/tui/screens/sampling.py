@@ -64,7 +64,7 @@ class SamplingForm(ModalScreen[tuple[Sampling, str] | None]):
                 for name, (label, *_rest) in FIELDS.items():
                     value = getattr(self.sampling, name)
                     yield Label(label)
-                    yield Input("" if value is None else str(value), id=f"field-{name}",
+                    yield Input("" if value is None else str(value), id=f"field-{name}", compact=True,
                                 placeholder="empty = random" if name == "seed" else "")
             yield Label("System prompt")
             yield TextArea(self.system_prompt, id="field-system", soft_wrap=True)
