@@ -30,7 +30,7 @@ class FakeClock:
 
 #: A guard against a hang, not a deadline: every wait below ends on an event
 #: (a reply's ``done``, a worker's end) or a condition, long before this.
-HANG_GUARD_S = 300.0
+HANG_GUARD_S = 60.0
 
 
 async def wait_for(pilot, predicate, timeout: float = HANG_GUARD_S, step: float = 0.02) -> None:
@@ -72,3 +72,52 @@ def message_views(app):
     from console.tui.widgets.message import MessageView
 
     return list(app.chat.query("#thread MessageView").results(MessageView))
+
+
+class Terminal:
+    """Bytes typed into a terminal, read by Textual's real Linux driver input
+    thread (its UTF-8 decoder and ``XTermParser``) and handed to the app the
+    way the real driver hands them: ``Driver.process_message`` from that
+    thread. Only the file descriptor is a pipe instead of a tty.
+
+    ``Terminal(app).start()`` may run before the app is up (type-ahead): the
+    events wait until the app has its driver."""
+
+    def __init__(self, app) -> None:
+        import os
+
+        from textual.drivers.linux_driver import LinuxDriver
+
+        self.app = app
+        self._read, self._write = os.pipe()
+        self._driver = LinuxDriver(app)
+        self._driver.fileno = self._read
+        self._driver.process_message = self._hand_over
+        self._thread = None
+
+    def _hand_over(self, message) -> None:
+        while self.app._driver is None:  # type-ahead: the app is not running yet
+            time.sleep(0.001)
+        self.app._driver.process_message(message)
+
+    def start(self) -> Terminal:
+        import threading
+
+        self._thread = threading.Thread(target=self._driver.run_input_thread, daemon=True)
+        self._thread.start()
+        return self
+
+    def type(self, data: bytes) -> None:
+        import os
+
+        os.write(self._write, data)
+
+    async def close(self) -> None:
+        """Read what is left, stop the thread, close the pipe."""
+        import os
+
+        await asyncio.sleep(0.15)  # the thread reads in 0.1 s select rounds
+        self._driver.exit_event.set()
+        await asyncio.to_thread(self._thread.join)
+        os.close(self._read)
+        os.close(self._write)

@@ -9,8 +9,8 @@ a cut-off prefix. Here the send and newline keys are matched in this
 widget's own key handler, after every earlier key. Bracketed paste arrives
 as one ``Paste`` event and is inserted as text (it never sends).
 
-History: up on the first line (or in an empty box) walks back through the
-sent prompts like a shell, down walks forward to the draft; this
+History: up on the first line walks back through the sent prompts like a
+shell, down on the last line walks forward to the draft (kept); this
 conversation's prompts come first, then the others'. ``recall`` (alt+up)
 puts back this conversation's last prompt. A prompt put back after Esc is
 *restored*: shown as such in the border, wholly selected so that typing
@@ -147,8 +147,7 @@ class PromptInput(TextArea):
         return list(reversed(self.sent)) + list(reversed(self.elsewhere))
 
     def action_cursor_up(self, select: bool = False) -> None:
-        if not select and self.cursor_location[0] == 0 and (self._walk is not None or not self.text.strip()
-                                                            or self.text == (self.sent or [None])[-1]):
+        if not select and self.cursor_location[0] == 0:  # on the first line: like a shell
             self._step_history(1)
             return
         super().action_cursor_up(select)
