@@ -177,8 +177,9 @@ class ChatSession:
         return self.store.list_conversations()
 
     def new_conversation(self, title: str | None = None) -> ConversationRecord:
+        changed = self._sampling if self._sampling != self.settings.sampling else None  # set before it began
         conv = self.store.new_conversation(title or DEFAULT_TITLE, self.settings.system_prompt,
-                                           backend=self._backend_name)
+                                           backend=self._backend_name, sampling=changed)
         self._conversation_id = conv.id
         self.metrics.set_conversation(conv.id)
         return conv

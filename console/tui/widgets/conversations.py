@@ -31,7 +31,11 @@ class ConversationList(OptionList):
             self.conversation_id, self.action = conversation_id, action
 
     def show(self, conversations, current_id: int | None) -> None:
-        """Replace the list with ``conversations`` (``ConversationRecord``s)."""
+        """Replace the list with ``conversations`` (``ConversationRecord``s).
+        The highlight marks ``current_id``, or, while the user works in the
+        list, stays on the conversation it was on."""
+        if self.has_focus and self._highlighted_id() is not None:
+            current_id = self._highlighted_id()
         self._pinned = {c.id: c.pinned for c in conversations}
         self.clear_options()
         for conv in conversations:
