@@ -18,6 +18,8 @@ summary says.
 
 from __future__ import annotations
 
+import asyncio
+
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -50,17 +52,18 @@ def default_selection(backends: list, current: str, limit: int = 3) -> list[str]
 
 
 def live_figures(snap) -> str:
-    """Markup of one streaming column (three short lines): tok/s now, TTFT,
+    """Markup of one streaming column (four short lines): tok/s now, TTFT,
     ITL p50/p95, tokens and cost so far."""
     label = fmt.label_markup(fmt.short_label(snap.labels.get("rate") or snap.clock))
     estimate = "~" if snap.spend.reply_estimated else ""
     return (f"{label} [b]{fmt.rate(snap.rate.current)}[/] tok/s\n"
-            f"TTFT {fmt.ms(snap.ttft_s)} · ITL {fmt.ms(snap.itl.p50, False)}/{fmt.ms(snap.itl.p95, False)} ms\n"
+            f"TTFT {fmt.ms(snap.ttft_s)}\n"
+            f"ITL {fmt.ms(snap.itl.p50, False)}/{fmt.ms(snap.itl.p95, False)} ms p50/95\n"
             f"{snap.reply_tokens} tok · {estimate}{fmt.usd(snap.spend.reply_usd)}")
 
 
 def final_figures(result) -> str:
-    """Markup of one finished column, the same three lines as :func:`live_figures`
+    """Markup of one finished column, the same four lines as :func:`live_figures`
     (the whole figures and labels are its tooltip, see :func:`render_figures`)."""
     if result.timing is None:
         head = "[dim]no timing[/]"
@@ -69,9 +72,9 @@ def final_figures(result) -> str:
     rows = dict(figure_rows(result))
     tokens = result.usage.completion_tokens if result.usage is not None else 0
     text = (f"{head} [b]{fmt.escape(rows.get('decode tok/s', fmt.DASH))}[/] tok/s\n"
-            f"TTFT {fmt.escape(rows.get('TTFT', fmt.DASH))} · ITL "
-            f"{fmt.escape(rows.get('ITL p50', fmt.DASH).removesuffix(' ms'))}/"
-            f"{fmt.escape(rows.get('ITL p95', fmt.DASH))}\n"
+            f"TTFT {fmt.escape(rows.get('TTFT', fmt.DASH))}\n"
+            f"ITL {fmt.escape(rows.get('ITL p50', fmt.DASH).removesuffix(' ms'))}/"
+            f"{fmt.escape(rows.get('ITL p95', fmt.DASH))} p50/95\n"
             f"{tokens} tok · {fmt.escape(rows.get('this reply', fmt.DASH))}")
     if result.error:
         text += f"\n[$error]{fmt.escape(result.error)}[/]"
@@ -120,6 +123,7 @@ class CompareScreen(Screen):
         self.running: list[str] = []
         self._text: str | None = None
         self._figures: dict[str, Static] = {}
+        self.finished = asyncio.Event()  # set when a run has drawn its last figures and summary
 
     def compose(self) -> ComposeResult:
         yield Static("[b]Side by side[/]  [dim]one prompt on 2-4 backends at once · Enter runs · "
@@ -225,6 +229,7 @@ class CompareScreen(Screen):
         await columns.remove_children()
         self.query_one("#compare-summary", Static).update("")
         self.results, self._text, self.running = {}, text, list(names)
+        self.finished.clear()
         views: dict[str, MessageView] = {}
         self._figures = {}
         for i, name in enumerate(names):
@@ -260,6 +265,7 @@ class CompareScreen(Screen):
                 self._figures[name].tooltip = Text.from_markup(render_figures(result))  # whole labels on hover
                 self.query_one(f"#pick-{i}", Button).disabled = result.status == "failed"
         self._show_summary([self.results[n] for n in names if n in self.results])
+        self.finished.set()
 
     def _refresh_live(self) -> None:
         for name in self.running:
