@@ -67,18 +67,24 @@ class CompareResult:
 def history(conv: ConversationRecord, upto: int | None = None) -> list[Message]:
     """The request messages of ``conv`` (see the module doc), considering only
     messages before index ``upto``."""
+    return [message for _id, message in _history(conv, upto)]
+
+
+def _history(conv: ConversationRecord, upto: int | None = None) -> list[tuple[int | None, Message]]:
+    """:func:`history` with the stored id of each message (None: the system prompt)."""
     msgs = list(conv.messages[:upto] if upto is not None else conv.messages)
-    out: list[Message] = [Message("system", conv.system_prompt)] if conv.system_prompt.strip() else []
+    out: list[tuple[int | None, Message]] = (
+        [(None, Message("system", conv.system_prompt))] if conv.system_prompt.strip() else [])
     for i, m in enumerate(msgs):
         if m.role == "user":
             nxt = msgs[i + 1] if i + 1 < len(msgs) else None
             if nxt is not None and nxt.role == "assistant" and nxt.status == "failed":
                 continue
-            out.append(Message("user", m.content))
+            out.append((m.id, Message("user", m.content)))
         elif m.role == "assistant" and m.status in ("complete", "cancelled") and m.content.strip():
-            out.append(Message("assistant", m.content))
+            out.append((m.id, Message("assistant", m.content)))
         elif m.role == "system" and m.content.strip():
-            out.append(Message("system", m.content))
+            out.append((m.id, Message("system", m.content)))
     return out
 
 
@@ -139,6 +145,7 @@ class ChatSession:
         self._compares: set[ReplyStream] = set()
         self._conversation_id: int | None = None
         self._cached: tuple[int, int, ConversationRecord] | None = None  # (id, store generation, record)
+        self.window_starts: dict[int, tuple[int, int]] = {}  # conversation -> (first message seen, dropped)
         self._sampling = settings.sampling
         self._backend_name = self._pick_default(settings.default_backend)
 
@@ -364,7 +371,8 @@ class ChatSession:
             upto = next(i for i, m in enumerate(conv.messages) if m.id == parent_id) + 1
             conv = dataclasses.replace(conv, messages=conv.messages[:upto])
         name = self._backend_name
-        request = Request(messages=tuple(history(conv)), sampling=self.sampling)
+        sent = _history(conv)
+        request = Request(messages=tuple(m for _id, m in sent), sampling=self.sampling)
         if conv.backend != name:
             self.store.set_backend(conversation_id, name)
         failed: Failed | None = None
@@ -376,6 +384,8 @@ class ChatSession:
             request = dataclasses.replace(request, want_routing=backend.capabilities.routing_stats)
         except (PluginError, OptionError) as exc:
             failed = Failed(error=one_line(exc))
+        if backend is not None:
+            self._mark_window(conversation_id, backend, sent, request.sampling.max_tokens)
         message = self.store.add_message(conversation_id, "assistant", "", backend=name, model=model,
                                          status="streaming", **({} if parent_id is None else {"parent_id": parent_id}))
         self._reply = ReplyStream(
@@ -384,6 +394,26 @@ class ChatSession:
             persist_interval_s=self._persist[0], persist_every_tokens=self._persist[1], failed=failed,
         )
         return self._reply
+
+    def _mark_window(self, conversation_id: int, backend: Backend, sent: list, max_tokens: int) -> None:
+        """Remember the first message the backend will still see (see :mod:`console.window`)."""
+        from console.window import dropped_turns
+
+        try:
+            dropped = dropped_turns(backend, [m for _id, m in sent], max_tokens, _context_window(backend))
+        except Exception:  # noqa: BLE001 - a marker must never stop a turn
+            dropped = None
+        turns = [i for i, (mid, m) in enumerate(sent) if mid is not None and m.role != "system"]
+        if dropped and dropped < len(turns):
+            self.window_starts[conversation_id] = (sent[turns[dropped]][0], dropped)
+        else:
+            self.window_starts.pop(conversation_id, None)
+
+    def window_start(self) -> tuple[int, int] | None:
+        """``(message id, turns dropped)``: where the current conversation's
+        context window started at its last turn; None when everything fit
+        (or the backend cannot say)."""
+        return self.window_starts.get(self._conversation_id) if self._conversation_id is not None else None
 
     def cancel(self) -> bool:
         """Stop the in-flight reply and compare runs (partial kept, "cancelled").

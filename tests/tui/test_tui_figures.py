@@ -45,7 +45,7 @@ async def test_replies_render_verbatim_marked_compact_and_copyable(make_app, siz
         assert "cut at max tokens" in str(reply.query_one(".message-header").render())
         footer = reply.query_one(".message-footer")
         line = str(footer.render())
-        assert "\n" not in line and "tok" in line and "TTFT" in line and line.rstrip().endswith("modeled")
+        assert "\n" not in line and "tok" in line and "TTFT" in line and line.startswith("scripted · modeled ·")
         reply.focus()
         await pilot.press("d")  # the details: every figure, whole labels
         details = str(footer.render())
@@ -103,3 +103,25 @@ async def test_labels_follow_the_backend_and_a_stopped_reply_is_paid_for(make_ap
         assert app.metrics.conversation_cost() == pytest.approx(total_before + stopped.cost.total_usd)
         assert app.session.conversation.cost_usd == pytest.approx(app.metrics.conversation_cost())
         assert "(stopped)" in str(message_views(app)[-1].query_one(".message-footer").render())
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_history_dropped_to_fit_the_window_is_marked_with_a_first_time_notice(make_app, size):
+    long_text = " ".join(f"word{i} alpha{i % 7} beta{i % 11}" for i in range(70))  # about 600 tokens: two do not fit
+    app = make_app("local", sampling=Sampling(max_tokens=8, temperature=0.0, seed=1))
+    async with app.run_test(size=size) as pilot:
+        await send(pilot, long_text)
+        assert not app.chat.query(".window-start")  # everything fit
+        await send(pilot, "and " + long_text)
+        start = app.session.window_start()
+        assert start is not None and start[1] == 2  # the first turn and its reply are no longer sent
+        markers = list(app.chat.query("#thread .window-start"))
+        assert len(markers) == 1
+        children = list(app.chat.query_one("#thread").children)
+        after = children[children.index(markers[0]) + 1]
+        assert after.message_id == start[0] and after.role == "user" and after.text.startswith("and ")
+        notes = [n.message for n in app._notifications]
+        assert sum("context window" in n for n in notes) == 1
+        await send(pilot, "short")
+        notes = [n.message for n in app._notifications]
+        assert sum("context window" in n for n in notes) == 1  # the notice only the first time

@@ -138,9 +138,32 @@ class ChatScreen(ManageConversations, Screen):
                                      ending=msg.finish_reason, alternative=conv.alternatives.get(msg.id)))
         if views:
             await thread.mount_all(views)
+        await self.show_window_start()
         log.scroll_end(animate=False)
         self.refresh_header()
         self._load_prompt_history()
+
+    async def show_window_start(self) -> None:
+        """A marker above the first turn the model still sees, when older
+        turns no longer fit its context window; a notice the first time."""
+        thread = self.query_one("#thread", Vertical)
+        for marker in list(thread.query(".window-start")):
+            await marker.remove()
+        start = getattr(self.session, "window_start", lambda: None)()
+        if start is None:
+            return
+        message_id, dropped = start
+        target = next((v for v in self._thread_views() if v.message_id == message_id), None)
+        if target is None:
+            return
+        await thread.mount(Static(f"[dim]── the model's context window starts here: the {dropped} turn(s) above "
+                                  "are no longer sent ──[/]", classes="window-start"), before=target)
+        store = self.app.store
+        if getattr(store, "preference", None) is not None and not store.preference("window_notice_seen"):
+            store.set_preference("window_notice_seen", "1")
+            self.app.notify("This conversation is longer than the model's context window: its oldest turns are "
+                            "no longer sent to the model. A line in the chat marks where the window starts.",
+                            title="Context window", timeout=10)
 
     def _load_prompt_history(self) -> None:
         try:
@@ -271,6 +294,7 @@ class ChatScreen(ManageConversations, Screen):
                     pass
             await view.finish_stream(status, text=final_text, ending=ending)
             self._show_alternatives(view)
+            await self.show_window_start()
             if error:
                 view.add_error(error)
                 self.app.notify(error, title="Reply failed", severity="error", timeout=8)

@@ -83,19 +83,17 @@ def short_label(label: str | None) -> str:
 def reply_footer(backend: str, tokens: int | None, timing, cost, *, status: str = "complete") -> str:
     """The dim one-line footer of a finished reply: tokens, tok/s, TTFT, cost
     and the provenance in one word (:func:`reply_details` has it all)."""
-    parts = [backend]
+    label = (timing.label or timing.clock) if timing is not None else "measured"
+    parts = [backend, short_label(label)]  # the provenance first: a narrow column cuts the end
     if tokens is not None:
         parts.append(f"{tokens} tok")
-    label = "measured"
     if timing is not None:
-        label = timing.label or timing.clock
         tps = timing.decode_tokens_per_s
         if tps:
             parts.append(f"{rate(tps)} tok/s")
         parts.append(f"TTFT {ms(timing.ttft_s)}")
     if cost is not None:
         parts.append(usd(cost.total_usd) + (" (stopped)" if status == "cancelled" else ""))
-    parts.append(short_label(label))
     return f"[dim]{escape(' · '.join(parts))}[/]"
 
 
