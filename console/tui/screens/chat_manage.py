@@ -7,14 +7,10 @@ first opened (start-up loads only what it shows)."""
 
 from __future__ import annotations
 
+from console.reply import one_line
 from console.tui.widgets.conversations import ConversationList
 from console.tui.widgets.message import MessageView
 from console.tui.widgets.prompt import PromptInput
-
-
-def one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text or type(exc).__name__
 
 
 class ManageConversations:
