@@ -30,74 +30,17 @@ stale and a turn costs one load instead of one per access.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import time
-from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
-from console.api import Backend, Cost, Event, Failed, Message, OptionError, PluginError, Request, Sampling, Timing, Usage
+from console.api import Backend, Failed, OptionError, PluginError, Request, Sampling
+from console.conversation_compare import CompareResult, SideBySide
 from console.metrics import Metrics
 from console.reply import ReplyStream, one_line
 from console.settings import Settings, validate_backend_options
 from console.store import DEFAULT_TITLE, ConversationRecord, Store
-
-#: Length of a title made from the first user turn.
-TITLE_CHARS = 60
-
-
-class SessionBusy(RuntimeError):
-    """A reply is streaming; cancel it (or wait) before starting another."""
-
-
-@dataclass(frozen=True)
-class CompareResult:
-    """One backend's answer to a compared turn."""
-
-    backend: str
-    text: str
-    status: str  # complete | cancelled | failed
-    model: str = ""
-    usage: Usage | None = None
-    timing: Timing | None = None
-    cost: Cost | None = None
-    error: str | None = None
-
-
-def history(conv: ConversationRecord, upto: int | None = None) -> list[Message]:
-    """The request messages of ``conv`` (see the module doc), considering only
-    messages before index ``upto``."""
-    return [message for _id, message in _history(conv, upto)]
-
-
-def _history(conv: ConversationRecord, upto: int | None = None) -> list[tuple[int | None, Message]]:
-    """:func:`history` with the stored id of each message (None: the system prompt)."""
-    msgs = list(conv.messages[:upto] if upto is not None else conv.messages)
-    out: list[tuple[int | None, Message]] = (
-        [(None, Message("system", conv.system_prompt))] if conv.system_prompt.strip() else [])
-    for i, m in enumerate(msgs):
-        if m.role == "user":
-            nxt = msgs[i + 1] if i + 1 < len(msgs) else None
-            if nxt is not None and nxt.role == "assistant" and nxt.status == "failed":
-                continue
-            out.append((m.id, Message("user", m.content)))
-        elif m.role == "assistant" and m.status in ("complete", "cancelled") and m.content.strip():
-            out.append((m.id, Message("assistant", m.content)))
-        elif m.role == "system" and m.content.strip():
-            out.append((m.id, Message("system", m.content)))
-    return out
-
-
-def _title(text: str) -> str:
-    """A title from the whole first turn: its words, cut at a word boundary."""
-    line = " ".join(text.split())
-    if len(line) <= TITLE_CHARS:
-        return line
-    cut = line[: TITLE_CHARS - 1]
-    if " " in cut[TITLE_CHARS // 2:]:
-        cut = cut[: cut.rindex(" ")]
-    return cut.rstrip(" ,.;:") + "…"
-
+from console.turns import SessionBusy, _history, _title, history
 
 def _clock_of(backend: Backend) -> str:
     """What the figures of ``backend`` are before its first reply says so:
@@ -124,7 +67,7 @@ def _context_window(backend: Backend) -> int | None:
     return None
 
 
-class ChatSession:
+class ChatSession(SideBySide):
     """One user's chat state. ``host`` is a :class:`console.plugins.PluginHost`
     (``entry``/``backends``, ``create``, ``stream``). ``clock`` drives the
     persistence throttle and measured cancel timings. ``problems`` collects
@@ -422,99 +365,6 @@ class ChatSession:
         for run in list(self._compares):
             stopped = run.cancel() or stopped
         return stopped
-
-    # ------------------------------------------------------------ compare
-
-    async def compare(
-        self, text: str | None, backends: Iterable[str], *, concurrent: bool = False,
-        on_event: Callable[[str, Event], None] | None = None,
-    ) -> dict[str, CompareResult]:
-        """Run one turn on several backends and return each one's answer.
-
-        ``text`` None re-asks the current conversation's last user turn (with
-        the history before it); otherwise ``text`` follows the conversation's
-        history. Nothing is stored in the conversation; each run feeds its
-        backend's metrics series. Sequential by default, so that measured
-        backends do not share the CPU; ``concurrent=True`` runs them together.
-        ``on_event(backend, event)`` sees every event as it arrives.
-        """
-        if self.busy:
-            raise SessionBusy("a reply is streaming; cancel it first")
-        conv = self.conversation
-        if text is None:
-            if conv is None or not any(m.role == "user" for m in conv.messages):
-                raise ValueError("nothing to compare: no user turn yet")
-            last_user = max(i for i, m in enumerate(conv.messages) if m.role == "user")
-            messages = history(conv, upto=last_user) + [Message("user", conv.messages[last_user].content)]
-        else:
-            if not text.strip():
-                raise ValueError("nothing to compare: the message is empty")
-            base = history(conv) if conv is not None else (
-                [Message("system", self.settings.system_prompt)] if self.settings.system_prompt.strip() else [])
-            messages = base + [Message("user", text)]
-        names = list(dict.fromkeys(backends))
-        if not names:
-            raise ValueError("compare needs at least one backend")
-
-        async def run(name: str) -> CompareResult:
-            try:
-                backend = self._create(name)
-            except (PluginError, OptionError) as exc:
-                return CompareResult(name, "", "failed", error=one_line(exc))
-            request = Request(messages=tuple(messages), sampling=self.sampling,
-                              want_routing=backend.capabilities.routing_stats)
-            stream = ReplyStream(
-                host=self.host, backend=backend, backend_name=name, request=request, metrics=self.metrics,
-                store=None, conversation_id=None, message_id=None, clock=self._clock,
-                persist_interval_s=self._persist[0], persist_every_tokens=self._persist[1],
-            )
-            self._compares.add(stream)
-            try:
-                async for event in stream:
-                    if on_event is not None:
-                        on_event(name, event)
-            finally:
-                self._compares.discard(stream)
-                await stream.aclose()
-            return CompareResult(name, stream.text, stream.status, stream.model, stream.usage,
-                                 stream.timing, stream.cost, stream.error)
-
-        if concurrent:
-            results = await asyncio.gather(*(run(n) for n in names))
-        else:
-            results = [await run(n) for n in names]
-        return {r.backend: r for r in results}
-
-    def adopt(self, result: CompareResult, text: str | None) -> ConversationRecord:
-        """Continue the conversation with a side-by-side answer: ``text`` (the
-        prompt typed there) becomes a user turn and ``result`` its reply; with
-        ``text`` None the result becomes a new alternative reply to the last
-        user turn. The session then runs on ``result.backend``."""
-        if self.busy:
-            raise SessionBusy("a reply is streaming; cancel it first")
-        if result.status == "failed" or not result.text.strip():
-            raise ValueError(f"{result.backend} gave no reply to continue with")
-        self._create(result.backend)
-        conv = self.conversation
-        if text is None:
-            users = [m for m in (conv.messages if conv else ()) if m.role == "user"]
-            if not users:
-                raise ValueError("nothing to continue: no user turn yet")
-            parent = users[-1].id
-        else:
-            conv = conv or self.new_conversation()
-            if conv.title == DEFAULT_TITLE and not any(m.role == "user" for m in conv.messages):
-                self.store.rename(conv.id, _title(text))
-            self.store.add_prompt(conv.id, text)
-            parent = self.store.add_message(conv.id, "user", text).id
-        self.store.add_message(conv.id, "assistant", result.text, backend=result.backend, model=result.model or None,
-                               usage=result.usage, timing=result.timing, cost=result.cost,
-                               status="cancelled" if result.status == "cancelled" else "complete", parent_id=parent)
-        self._backend_name = result.backend
-        self.store.set_backend(conv.id, result.backend)
-        conv = self.conversation
-        self.metrics.set_conversation(conv.id, prior_cost_usd=conv.cost_usd)
-        return conv
 
     # ------------------------------------------------------------ shutdown
 

@@ -12,7 +12,6 @@ from textual.widgets import Button, Input
 from console.api import Sampling
 from console.tui.screens.dialogs import ConfirmDialog, PickDialog, TextDialog
 from console.tui.widgets.conversations import ConversationList
-from console.tui.widgets.message import MessageView
 from console.tui.widgets.prompt import PromptInput
 from tui_helpers import message_views, wait_for, wait_idle
 

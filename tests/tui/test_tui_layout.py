@@ -116,3 +116,25 @@ async def test_random_keys_and_sizes_never_end_the_app_and_keep_the_draft(make_a
         await pilot.press("f1", "escape", "ctrl+o", "escape")
         await wait_for(pilot, lambda: app.screen is app.chat)
         assert prompt.text == "the draft" and app.return_code is None
+
+
+def test_moe_console_exits_non_zero_when_the_app_ends_on_an_error(make_host, tmp_path, monkeypatch):
+    """``run_app`` (what ``moe-console`` runs) returns the app's error status.
+    The app runs headless here (there is no terminal); it fails in start-up."""
+    import console.tui.app as app_module
+    from console.tui import run_app
+
+    host = make_host("scripted")
+
+    class FailingApp(app_module.ConsoleApp):
+        def __init__(self):
+            super().__init__(host=host, store_path=tmp_path / "c.db")
+
+        def on_mount(self) -> None:
+            raise RuntimeError("broken on purpose")
+
+        def run(self, **kwargs):
+            return super().run(headless=True, size=(80, 24))
+
+    monkeypatch.setattr(app_module, "ConsoleApp", FailingApp)
+    assert run_app() == 1
