@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 from console import export, migrations, store_tree
+from console.store_search import SearchAndPreferences
 from console.api import Cost, Sampling, Timing, Usage
 
 Status = Literal["complete", "cancelled", "failed", "streaming"]
@@ -126,11 +127,6 @@ _CONVERSATION_COLUMNS = "id, title, system_prompt, sampling, backend, created_at
 HEAD = object()
 
 
-def _like(text: str) -> str:
-    """A LIKE pattern matching ``text`` anywhere, its wildcards taken literally."""
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 def _message(row: sqlite3.Row) -> MessageRecord:
     return MessageRecord(
         id=row["id"], conversation_id=row["conversation_id"], role=row["role"],
@@ -142,7 +138,7 @@ def _message(row: sqlite3.Row) -> MessageRecord:
     )
 
 
-class Store:
+class Store(SearchAndPreferences):
     """The conversation database. ``path`` may be ``":memory:"``; ``None``
     means :meth:`default_path` (its folder is created).
 
@@ -150,6 +146,8 @@ class Store:
     tests. Usable as a context manager (closes on exit). Safe to call from
     several threads (one lock around the connection).
     """
+
+    CONVERSATION_COLUMNS = _CONVERSATION_COLUMNS
 
     def __init__(self, path: str | Path | None = None, *, now: Callable[[], float] = time.time) -> None:
         if path is None:
@@ -233,24 +231,6 @@ class Store:
                 "ORDER BY pinned DESC, updated_at DESC, id DESC"
             ).fetchall()
         return [self._conversation(row, (), row["n"]) for row in rows]
-
-    def search(self, text: str, limit: int = 50) -> list[tuple[ConversationRecord, str]]:
-        """Conversations whose title or any message contains ``text`` (case
-        insensitive for ASCII), each with the first matching text as a
-        snippet; pinned and recent first."""
-        text = " ".join(text.split())
-        if not text:
-            return [(c, "") for c in self.list_conversations()[:limit]]
-        pattern = _like(text)
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {_CONVERSATION_COLUMNS}, (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id) "
-                "AS n, (SELECT m.content FROM messages m WHERE m.conversation_id = c.id AND m.content LIKE ? "
-                "ESCAPE '\\' ORDER BY m.id LIMIT 1) AS hit FROM conversations c "
-                "WHERE c.title LIKE ? ESCAPE '\\' OR hit IS NOT NULL "
-                "ORDER BY pinned DESC, updated_at DESC, id DESC LIMIT ?", (pattern, pattern, limit)
-            ).fetchall()
-        return [(self._conversation(row, (), row["n"]), _snippet(row["hit"] or row["title"], text)) for row in rows]
 
     def _conversation(self, row: sqlite3.Row, messages: tuple[MessageRecord, ...], count: int) -> ConversationRecord:
         return ConversationRecord(
@@ -354,45 +334,6 @@ class Store:
         cur = self._write("DELETE FROM conversations WHERE id = ?", (conversation_id,))
         if cur.rowcount == 0:
             raise StoreError(f"no conversation with id {conversation_id}")
-
-    # ------------------------------------------------------------ prompt history, preferences
-
-    def add_prompt(self, conversation_id: int | None, text: str) -> None:
-        """Remember a sent prompt (the same text twice in a row is kept once)."""
-        with self._lock:
-            last = self._db.execute("SELECT text, conversation_id FROM prompt_history ORDER BY id DESC LIMIT 1"
-                                    ).fetchone()
-            if last is not None and last["text"] == text and last["conversation_id"] == conversation_id:
-                return
-        self._write("INSERT INTO prompt_history (conversation_id, text, created_at) VALUES (?, ?, ?)",
-                    (conversation_id, text, self._now()))
-
-    def prompts(self, conversation_id: int | None = None, *, contains: str = "", limit: int = 500) -> list[str]:
-        """Sent prompts, oldest first (the newest ``limit``): of one
-        conversation, or of all when ``conversation_id`` is None; ``contains``
-        filters them."""
-        where, params = [], []
-        if conversation_id is not None:
-            where.append("conversation_id = ?")
-            params.append(conversation_id)
-        if contains.strip():
-            where.append("text LIKE ? ESCAPE '\\'")
-            params.append(_like(contains.strip()))
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
-        with self._lock:
-            rows = self._db.execute(f"SELECT text FROM prompt_history {clause} ORDER BY id DESC LIMIT ?",
-                                    (*params, limit)).fetchall()
-        return [r["text"] for r in reversed(rows)]
-
-    def preference(self, key: str, default: str | None = None) -> str | None:
-        """A value the console remembers between runs (e.g. the theme)."""
-        with self._lock:
-            row = self._db.execute("SELECT value FROM preferences WHERE key = ?", (key,)).fetchone()
-        return row["value"] if row is not None else default
-
-    def set_preference(self, key: str, value: str) -> None:
-        self._write("INSERT INTO preferences (key, value) VALUES (?, ?) "
-                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
 
     # ------------------------------------------------------------ messages
 
@@ -503,13 +444,3 @@ class Store:
 class _Node:
     id: int
     parent_id: int | None
-
-
-def _snippet(text: str, query: str, width: int = 60) -> str:
-    """One line of ``text`` around the first match of ``query``."""
-    flat = " ".join(text.split())
-    at = flat.lower().find(query.lower())
-    if at < 0 or len(flat) <= width:
-        return flat[:width]
-    start = max(0, at - width // 3)
-    return ("…" if start else "") + flat[start:start + width] + ("…" if start + width < len(flat) else "")
