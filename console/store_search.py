@@ -16,7 +16,6 @@ def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-
 class SearchAndPreferences:
     """Mixed into ``Store``; see the module doc."""
 
