@@ -19,65 +19,43 @@ turn and every assistant turn whose status is ``"complete"`` or
 ``"cancelled"`` with text. A user turn whose reply failed is left out of later
 requests (its text stays stored and shown) so that one over-long prompt does
 not break the conversation; ``regenerate()`` retries it.
+
+Branches: ``regenerate()`` and ``edit()`` add a sibling turn instead of
+replacing one, so every earlier reply stays reachable (``alternative()``).
+
+The current conversation is read from the store once and cached; the cache
+is dropped whenever the store writes (``Store.generation``), so it is never
+stale and a turn costs one load instead of one per access.
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import time
-from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
-from console.api import Backend, Cost, Event, Failed, Message, OptionError, PluginError, Request, Sampling, Timing, Usage
+from console.api import Backend, Failed, OptionError, PluginError, Request, Sampling
+from console.conversation_compare import CompareResult, SideBySide
 from console.metrics import Metrics
 from console.reply import ReplyStream, one_line
 from console.settings import Settings
 from console.store import DEFAULT_TITLE, ConversationRecord, Store
+from console.turns import SessionBusy, _history, _title, history
 
-#: Length of a title made from the first user turn.
-TITLE_CHARS = 48
-
-
-class SessionBusy(RuntimeError):
-    """A reply is streaming; cancel it (or wait) before starting another."""
-
-
-@dataclass(frozen=True)
-class CompareResult:
-    """One backend's answer to a compared turn."""
-
-    backend: str
-    text: str
-    status: str  # complete | cancelled | failed
-    model: str = ""
-    usage: Usage | None = None
-    timing: Timing | None = None
-    cost: Cost | None = None
-    error: str | None = None
+def _clock_of(backend: Backend) -> str:
+    """What the figures of ``backend`` are before its first reply says so:
+    measured for local and remote backends, modeled for modeled ones."""
+    kind = getattr(getattr(backend, "info", None), "kind", "")
+    return "modeled" if kind == "modeled" else "measured"
 
 
-def history(conv: ConversationRecord, upto: int | None = None) -> list[Message]:
-    """The request messages of ``conv`` (see the module doc), considering only
-    messages before index ``upto``."""
-    msgs = list(conv.messages[:upto] if upto is not None else conv.messages)
-    out: list[Message] = [Message("system", conv.system_prompt)] if conv.system_prompt.strip() else []
-    for i, m in enumerate(msgs):
-        if m.role == "user":
-            nxt = msgs[i + 1] if i + 1 < len(msgs) else None
-            if nxt is not None and nxt.role == "assistant" and nxt.status == "failed":
-                continue
-            out.append(Message("user", m.content))
-        elif m.role == "assistant" and m.status in ("complete", "cancelled") and m.content.strip():
-            out.append(Message("assistant", m.content))
-        elif m.role == "system" and m.content.strip():
-            out.append(Message("system", m.content))
-    return out
-
-
-def _title(text: str) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
+def _engine_model(backend: Backend) -> str:
+    """What computes a modeled backend's text and routing: its ``model_path``
+    checkpoint, or the built-in model."""
+    if _clock_of(backend) != "modeled":
+        return ""
+    path = str((getattr(backend, "settings", None) or {}).get("model_path") or "")
+    return f"the {path.rstrip('/').rsplit('/', 1)[-1]} checkpoint" if path else "the built-in model"
 
 
 def _context_window(backend: Backend) -> int | None:
@@ -90,7 +68,7 @@ def _context_window(backend: Backend) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
-class ChatSession:
+class ChatSession(SideBySide):
     """One user's chat state. ``host`` is a :class:`console.plugins.PluginHost`
     (``entry``/``backends``, ``create``, ``stream``). ``clock`` drives the
     persistence throttle and measured cancel timings. ``problems`` collects
@@ -110,6 +88,8 @@ class ChatSession:
         self._reply: ReplyStream | None = None
         self._compares: set[ReplyStream] = set()
         self._conversation_id: int | None = None
+        self._cached: tuple[int, int, ConversationRecord] | None = None  # (id, store generation, record)
+        self.window_starts: dict[int, tuple[int, int]] = {}  # conversation -> (first message seen, dropped)
         self._sampling = settings.sampling
         self._backend_name = self._pick_default(settings.default_backend)
         for name in settings.backend_options:  # bad [backends.*] values are reported at start-up
@@ -134,28 +114,84 @@ class ChatSession:
 
     @property
     def conversation(self) -> ConversationRecord | None:
-        """The current conversation with its messages, fresh from the store
-        (``None`` before the first)."""
+        """The current conversation with its messages as stored now (``None``
+        before the first); loaded again only after the store wrote."""
         if self._conversation_id is None:
             return None
-        return self.store.load(self._conversation_id)
+        generation = getattr(self.store, "generation", None)
+        cached = self._cached
+        if cached is not None and generation is not None and cached[:2] == (self._conversation_id, generation):
+            return cached[2]
+        conv = self.store.load(self._conversation_id)
+        self._cached = (conv.id, generation, conv) if generation is not None else None
+        return conv
 
     def conversations(self) -> list[ConversationRecord]:
         return self.store.list_conversations()
 
     def new_conversation(self, title: str | None = None) -> ConversationRecord:
+        changed = self._sampling if self._sampling != self.settings.sampling else None  # set before it began
         conv = self.store.new_conversation(title or DEFAULT_TITLE, self.settings.system_prompt,
-                                           backend=self._backend_name)
+                                           backend=self._backend_name, sampling=changed)
         self._conversation_id = conv.id
         self.metrics.set_conversation(conv.id)
         return conv
 
     def select(self, conversation_id: int) -> ConversationRecord:
-        """Make a stored conversation current (unknown id -> ``StoreError``)."""
+        """Make a stored conversation current (unknown id -> ``StoreError``).
+
+        It comes back on the backend it last used when that one is
+        available; otherwise :attr:`note` says why it stays on the current
+        one. Its sampling is its own (``Store.set_sampling``)."""
         conv = self.store.load(conversation_id)
         self._conversation_id = conv.id
+        self._cached = (conv.id, getattr(self.store, "generation", None), conv)
         self.metrics.set_conversation(conv.id, prior_cost_usd=conv.cost_usd)
+        self.note = None
+        wanted = conv.backend
+        if wanted and wanted != self._backend_name:
+            try:
+                self._create(wanted)
+            except Exception as exc:  # noqa: BLE001 - PluginError / OptionError / a broken plugin
+                self.note = (f"this conversation ran on {wanted}, which is not available "
+                             f"({one_line(exc)}); it continues on {self._backend_name}")
+            else:
+                self._backend_name = wanted
         return conv
+
+    #: A line for the user after :meth:`select` (why the backend did not come back), else None.
+    note: str | None = None
+
+    def rename(self, conversation_id: int, title: str) -> None:
+        self.store.rename(conversation_id, title)
+
+    def set_pinned(self, conversation_id: int, pinned: bool) -> None:
+        self.store.set_pinned(conversation_id, pinned)
+
+    def delete(self, conversation_id: int) -> None:
+        """Delete a stored conversation (the current one: none is current after)."""
+        self.store.delete(conversation_id)
+        if conversation_id == self._conversation_id:
+            self._conversation_id, self._cached = None, None
+            self.metrics.set_conversation(None)
+
+    def search(self, text: str):
+        """``Store.search``: conversations matching ``text`` in a title or a message."""
+        return self.store.search(text)
+
+    def prompt_history(self, *, here_only: bool = False, contains: str = "") -> list[str]:
+        """Sent prompts, oldest first: this conversation's, or every one."""
+        if here_only and self._conversation_id is None:
+            return []
+        return self.store.prompts(self._conversation_id if here_only else None, contains=contains)
+
+    def alternative(self, message_id: int, step: int) -> ConversationRecord:
+        """Show the branch of the ``step``-th sibling of ``message_id`` (-1 previous, 1 next)."""
+        if self.busy:
+            raise SessionBusy("a reply is streaming; cancel it first")
+        if self._conversation_id is None:
+            raise ValueError("no conversation yet")
+        return self.store.alternative(self._conversation_id, message_id, step)
 
     def set_system_prompt(self, text: str) -> None:
         """The system prompt of the current conversation (of the next one when none)."""
@@ -172,11 +208,13 @@ class ChatSession:
 
     @sampling.setter
     def sampling(self, value: Sampling) -> None:
+        """Sets the current conversation's sampling (the default of new ones when none is current)."""
         if not isinstance(value, Sampling):
             raise TypeError("sampling must be a console.api.Sampling")
-        self._sampling = value
         if self._conversation_id is not None:
             self.store.set_sampling(self._conversation_id, value)
+        else:
+            self._sampling = value
 
     # ------------------------------------------------------------ backends
 
@@ -204,7 +242,8 @@ class ChatSession:
             self.problems.append(f"[backends.{name}] {one_line(exc)}; using the defaults")
             backend = self.host.create(name)
         self._backends[name] = backend
-        self.metrics.describe(name, context_window=_context_window(backend), model=backend.info.model)
+        self.metrics.describe(name, context_window=_context_window(backend), model=backend.info.model,
+                              clock=_clock_of(backend), engine_model=_engine_model(backend))
         return backend
 
     def option_problems(self, name: str) -> list[str]:
@@ -253,27 +292,47 @@ class ChatSession:
         conv = self.conversation or self.new_conversation()
         if conv.title == DEFAULT_TITLE and not any(m.role == "user" for m in conv.messages):
             self.store.rename(conv.id, _title(text))
+        self.store.add_prompt(conv.id, text)
         self.store.add_message(conv.id, "user", text)
         return self._start(conv.id)
 
+    def edit(self, message_id: int, text: str) -> ReplyStream:
+        """Fork at a past user turn: ``text`` becomes a new turn beside it (same
+        place in the conversation) and a reply streams for it. The original
+        turn and everything after it stay, as the other alternative."""
+        if self.busy:
+            raise SessionBusy("a reply is streaming; cancel it first")
+        if not text.strip():
+            raise ValueError("nothing to send: the message is empty")
+        conv = self.conversation
+        original = next((m for m in (conv.messages if conv else ()) if m.id == message_id), None)
+        if original is None or original.role != "user":
+            raise ValueError("only a user turn of this conversation can be edited")
+        self.store.add_prompt(conv.id, text)
+        self.store.add_message(conv.id, "user", text, parent_id=original.parent_id)
+        return self._start(conv.id)
+
     def regenerate(self) -> ReplyStream:
-        """Drop the last assistant reply (whatever its status) and stream a new
-        one for the last user turn, on the current backend."""
+        """A new reply to the last user turn, on the current backend; the
+        previous reply (whatever its status) stays as an alternative."""
         if self.busy:
             raise SessionBusy("a reply is streaming; cancel it first")
         conv = self.conversation
         if conv is None or not any(m.role == "user" for m in conv.messages):
             raise ValueError("nothing to regenerate: no user turn yet")
-        last = conv.messages[-1]
-        if last.role == "assistant":
-            self.store.delete_message(last.id)
-        return self._start(conv.id)
+        last_user = max(i for i, m in enumerate(conv.messages) if m.role == "user")
+        return self._start(conv.id, parent_id=conv.messages[last_user].id)
 
-    def _start(self, conversation_id: int) -> ReplyStream:
-        conv = self.store.load(conversation_id)
+    def _start(self, conversation_id: int, parent_id: Any = None) -> ReplyStream:
+        conv = self.conversation
+        if parent_id is not None:  # a new reply beside others: the history ends at its user turn
+            upto = next(i for i, m in enumerate(conv.messages) if m.id == parent_id) + 1
+            conv = dataclasses.replace(conv, messages=conv.messages[:upto])
         name = self._backend_name
-        request = Request(messages=tuple(history(conv)), sampling=self.sampling)
-        self.store.set_backend(conversation_id, name)
+        sent = _history(conv)
+        request = Request(messages=tuple(m for _id, m in sent), sampling=self.sampling)
+        if conv.backend != name:
+            self.store.set_backend(conversation_id, name)
         failed: Failed | None = None
         backend: Any = None
         model = None
@@ -283,14 +342,36 @@ class ChatSession:
             request = dataclasses.replace(request, want_routing=backend.capabilities.routing_stats)
         except (PluginError, OptionError) as exc:
             failed = Failed(error=one_line(exc))
+        if backend is not None:
+            self._mark_window(conversation_id, backend, sent, request.sampling.max_tokens)
         message = self.store.add_message(conversation_id, "assistant", "", backend=name, model=model,
-                                         status="streaming")
+                                         status="streaming", **({} if parent_id is None else {"parent_id": parent_id}))
         self._reply = ReplyStream(
             host=self.host, backend=backend, backend_name=name, request=request, metrics=self.metrics,
             store=self.store, conversation_id=conversation_id, message_id=message.id, clock=self._clock,
             persist_interval_s=self._persist[0], persist_every_tokens=self._persist[1], failed=failed,
         )
         return self._reply
+
+    def _mark_window(self, conversation_id: int, backend: Backend, sent: list, max_tokens: int) -> None:
+        """Remember the first message the backend will still see (see :mod:`console.window`)."""
+        from console.window import dropped_turns
+
+        try:
+            dropped = dropped_turns(backend, [m for _id, m in sent], max_tokens, _context_window(backend))
+        except Exception:  # noqa: BLE001 - a marker must never stop a turn
+            dropped = None
+        turns = [i for i, (mid, m) in enumerate(sent) if mid is not None and m.role != "system"]
+        if dropped and dropped < len(turns):
+            self.window_starts[conversation_id] = (sent[turns[dropped]][0], dropped)
+        else:
+            self.window_starts.pop(conversation_id, None)
+
+    def window_start(self) -> tuple[int, int] | None:
+        """``(message id, turns dropped)``: where the current conversation's
+        context window started at its last turn; None when everything fit
+        (or the backend cannot say)."""
+        return self.window_starts.get(self._conversation_id) if self._conversation_id is not None else None
 
     def cancel(self) -> bool:
         """Stop the in-flight reply and compare runs (partial kept, "cancelled").
@@ -299,68 +380,6 @@ class ChatSession:
         for run in list(self._compares):
             stopped = run.cancel() or stopped
         return stopped
-
-    # ------------------------------------------------------------ compare
-
-    async def compare(
-        self, text: str | None, backends: Iterable[str], *, concurrent: bool = False,
-        on_event: Callable[[str, Event], None] | None = None,
-    ) -> dict[str, CompareResult]:
-        """Run one turn on several backends and return each one's answer.
-
-        ``text`` None re-asks the current conversation's last user turn (with
-        the history before it); otherwise ``text`` follows the conversation's
-        history. Nothing is stored in the conversation; each run feeds its
-        backend's metrics series. Sequential by default, so that measured
-        backends do not share the CPU; ``concurrent=True`` runs them together.
-        ``on_event(backend, event)`` sees every event as it arrives.
-        """
-        if self.busy:
-            raise SessionBusy("a reply is streaming; cancel it first")
-        conv = self.conversation
-        if text is None:
-            if conv is None or not any(m.role == "user" for m in conv.messages):
-                raise ValueError("nothing to compare: no user turn yet")
-            last_user = max(i for i, m in enumerate(conv.messages) if m.role == "user")
-            messages = history(conv, upto=last_user) + [Message("user", conv.messages[last_user].content)]
-        else:
-            if not text.strip():
-                raise ValueError("nothing to compare: the message is empty")
-            base = history(conv) if conv is not None else (
-                [Message("system", self.settings.system_prompt)] if self.settings.system_prompt.strip() else [])
-            messages = base + [Message("user", text)]
-        names = list(dict.fromkeys(backends))
-        if not names:
-            raise ValueError("compare needs at least one backend")
-
-        async def run(name: str) -> CompareResult:
-            try:
-                backend = self._create(name)
-            except (PluginError, OptionError) as exc:
-                return CompareResult(name, "", "failed", error=one_line(exc))
-            request = Request(messages=tuple(messages), sampling=self.sampling,
-                              want_routing=backend.capabilities.routing_stats)
-            stream = ReplyStream(
-                host=self.host, backend=backend, backend_name=name, request=request, metrics=self.metrics,
-                store=None, conversation_id=None, message_id=None, clock=self._clock,
-                persist_interval_s=self._persist[0], persist_every_tokens=self._persist[1],
-            )
-            self._compares.add(stream)
-            try:
-                async for event in stream:
-                    if on_event is not None:
-                        on_event(name, event)
-            finally:
-                self._compares.discard(stream)
-                await stream.aclose()
-            return CompareResult(name, stream.text, stream.status, stream.model, stream.usage,
-                                 stream.timing, stream.cost, stream.error)
-
-        if concurrent:
-            results = await asyncio.gather(*(run(n) for n in names))
-        else:
-            results = [await run(n) for n in names]
-        return {r.backend: r for r in results}
 
     # ------------------------------------------------------------ shutdown
 

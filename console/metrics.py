@@ -187,12 +187,19 @@ class Metrics:
             series.on_failed(event)
 
     def describe(self, backend: str, *, context_window: int | None = None, label: str | None = None,
-                 model: str | None = None) -> None:
+                 model: str | None = None, clock: str | None = None,
+                 engine_model: str | None = None) -> None:
         """Tell what the events cannot: the backend's context window, its
-        timing label before its first reply finishes, its model name."""
+        timing label before its first reply finishes, its model name, and
+        its clock (``"modeled"`` for a modeled backend), so that its panels
+        are labelled right from the moment it is picked."""
         series = self._series.get(backend)
         if series is None:
             series = self._series[backend] = Series(backend, **self._params)
+        if clock and not series.started and series.timing is None:
+            series.clock = clock
+        if engine_model:
+            series.engine_model = engine_model
         if context_window is not None:
             series.context_window = int(context_window)
         if label:
@@ -244,20 +251,23 @@ def _snapshot(s: Series, now: float, conversation_usd: float) -> MetricsSnapshot
         ttft = timing.ttft_s
     else:
         decode = (s.last_at - s.first_at) if s.first_at is not None else None
-        split = Split(None, None, decode, s.last_at if s.started else None)
+        # queue and prefill are told apart only when the reply ends; until then
+        # the time to the first token is shown as prefill (queue included)
+        split = Split(None, s.first_at, decode, s.last_at if s.started else None)
         ttft = s.first_at
     cost = s.cost
+    per_in, per_out = s.per_m_rates()
     if cost is not None:
-        spend = Spend(cost.total_usd, False, conversation_usd, cost.usd_per_m_input,
-                      cost.usd_per_m_output, cost.price_usd_per_chip_hour, cost.price_date)
+        spend = Spend(cost.total_usd, False, conversation_usd, per_in, per_out,
+                      cost.price_usd_per_chip_hour, cost.price_date)
     elif s.price is not None and s.status == "streaming":
         p = s.price
         estimate = (s.prompt_tokens * p.usd_per_m_input + s.reply_tokens * p.usd_per_m_output) / 1e6
-        spend = Spend(estimate, True, conversation_usd, p.usd_per_m_input, p.usd_per_m_output,
+        spend = Spend(estimate, True, conversation_usd, per_in, per_out,
                       p.price_usd_per_chip_hour, p.price_date)
     elif s.price is not None:
         p = s.price
-        spend = Spend(None, False, conversation_usd, p.usd_per_m_input, p.usd_per_m_output,
+        spend = Spend(None, False, conversation_usd, per_in, per_out,
                       p.price_usd_per_chip_hour, p.price_date)
     else:
         spend = Spend(conversation_usd=conversation_usd)
@@ -265,9 +275,10 @@ def _snapshot(s: Series, now: float, conversation_usd: float) -> MetricsSnapshot
     labels = {
         "rate": label, "ttft": label, "itl": label, "split": label, "context": "measured",
         "cost": (s.price.label if s.price is not None and s.price.label else ""),
-        "routing": s.routing.label(s.clock, s.model),
+        "routing": s.routing.label(s.clock, s.engine_model),
     }
     current, average, peak = s.rate(now)
+    peak = max(peak, current)  # the best bucket so far can lag the last window
     layers, counts, n_experts, routed, imbalance = s.routing.heat()
     routing = RoutingHeat(layers, counts, n_experts, routed, imbalance,
                           max(imbalance) if imbalance else None)

@@ -69,12 +69,13 @@ class Routing:
                 len(self.recent), tuple(imbalance))
 
     @staticmethod
-    def label(clock: str, model: str) -> str:
+    def label(clock: str, engine_model: str) -> str:
         """Expert choices are computed by whatever runs the model; for a
-        modeled backend that is the local engine's model, not the target's."""
+        modeled backend that is the local engine's model (``engine_model``,
+        e.g. the built-in one), not the modeled target."""
         if clock == "measured":
             return "measured"
-        return f"measured on the engine's model{f' ({model})' if model else ''}, not the modeled target"
+        return f"measured on {engine_model or 'the engine’s model'}, not the modeled target"
 
 
 class Series:
@@ -85,6 +86,7 @@ class Series:
         self.backend = backend
         self.bucket_s, self.window_s = bucket_s, current_window_s
         self.model = ""
+        self.engine_model = ""  # what computes the text and routing of a modeled backend
         self.clock = "measured"
         self.label: str | None = None  # last known Timing.label
         self.context_window: int | None = None
@@ -98,6 +100,7 @@ class Series:
         self.itl: deque[float] = deque(maxlen=itl_window)
         self.routing = Routing(routing_window)
         self.price: Cost | None = None  # last known prices (for estimates)
+        self.billed = [0.0, 0, 0.0, 0]  # sum of rate x tokens and tokens, input then output (all replies)
         self._new_reply(0.0, 0)
 
     # -------------------------------------------------------------- reply state
@@ -195,6 +198,11 @@ class Series:
         self.cost = event.cost
         if event.cost is not None:
             self.price = event.cost
+            if event.reason != "cancelled":  # a stopped reply's cost is an estimate at these rates
+                self.billed[0] += event.cost.usd_per_m_input * event.usage.prompt_tokens
+                self.billed[1] += event.usage.prompt_tokens
+                self.billed[2] += event.cost.usd_per_m_output * event.usage.completion_tokens
+                self.billed[3] += event.usage.completion_tokens
         self.status = "cancelled" if event.reason == "cancelled" else "finished"
         self._close_reply()
 
@@ -205,6 +213,17 @@ class Series:
         self._close_reply()
 
     # -------------------------------------------------------------- figures
+
+    def per_m_rates(self) -> tuple[float | None, float | None]:
+        """USD per million input / output tokens over every finished reply of
+        this backend (token-weighted), so that one reply's measured rate (a
+        short prompt, a cold first prefill) does not swing the figure; the
+        last reply's rates until tokens were billed."""
+        in_usd, in_tokens, out_usd, out_tokens = self.billed
+        last = self.price
+        per_in = in_usd / in_tokens if in_tokens else (last.usd_per_m_input if last else None)
+        per_out = out_usd / out_tokens if out_tokens else (last.usd_per_m_output if last else None)
+        return per_in, per_out
 
     def timing_label(self) -> str:
         if self.clock == "measured":

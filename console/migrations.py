@@ -57,8 +57,32 @@ def _v3(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX conversations_by_update ON conversations(updated_at)")
 
 
+def _v4(db: sqlite3.Connection) -> None:
+    """Branches (each message's parent, each conversation's current leaf),
+    pinned conversations, why a reply ended, the prompt history and the
+    console's remembered preferences (theme). Existing conversations become
+    one straight branch."""
+    db.execute("ALTER TABLE messages ADD COLUMN parent_id INTEGER REFERENCES messages(id) ON DELETE CASCADE")
+    db.execute("ALTER TABLE messages ADD COLUMN finish_reason TEXT")
+    db.execute("UPDATE messages SET parent_id = (SELECT MAX(p.id) FROM messages p "
+               "WHERE p.conversation_id = messages.conversation_id AND p.id < messages.id)")
+    db.execute("ALTER TABLE conversations ADD COLUMN head_id INTEGER")
+    db.execute("ALTER TABLE conversations ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0")
+    db.execute("UPDATE conversations SET head_id = (SELECT MAX(m.id) FROM messages m "
+               "WHERE m.conversation_id = conversations.id)")
+    db.execute("CREATE INDEX messages_by_parent ON messages(parent_id)")
+    db.execute(
+        """CREATE TABLE prompt_history (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            conversation_id INTEGER REFERENCES conversations(id) ON DELETE SET NULL,
+            text TEXT NOT NULL,
+            created_at REAL NOT NULL)"""
+    )
+    db.execute("CREATE TABLE preferences (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
 #: ``MIGRATIONS[i]`` upgrades version ``i`` to ``i + 1``.
-MIGRATIONS: tuple[Step, ...] = (_v1, _v2, _v3)
+MIGRATIONS: tuple[Step, ...] = (_v1, _v2, _v3, _v4)
 LATEST = len(MIGRATIONS)
 
 

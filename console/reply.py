@@ -181,8 +181,23 @@ class ReplyStream:
         else:
             timer.label = self.metrics.snapshot(self.backend_name).labels.get("rate", "modeled")
             timing = timer.timing()
-        return Finished(reason="cancelled", usage=Usage(self._prompt_tokens, self._tokens), timing=timing,
-                        cost=None, at=timing.e2e_s, clock=self.clock_kind)  # type: ignore[arg-type]
+        usage = Usage(self._prompt_tokens, self._tokens)
+        return Finished(reason="cancelled", usage=usage, timing=timing, cost=self._stopped_cost(usage),
+                        at=timing.e2e_s, clock=self.clock_kind)  # type: ignore[arg-type]
+
+    def _stopped_cost(self, usage: Usage):
+        """What a stopped reply cost, at the backend's last known rates (the
+        tokens were computed and paid for); ``None`` when no rate is known."""
+        from console.api import Cost
+
+        spend = self.metrics.snapshot(self.backend_name).spend
+        if spend.usd_per_m_input is None or spend.usd_per_m_output is None:
+            return None
+        return Cost(input_usd=usage.prompt_tokens * spend.usd_per_m_input / 1e6,
+                    output_usd=usage.completion_tokens * spend.usd_per_m_output / 1e6,
+                    usd_per_m_input=spend.usd_per_m_input, usd_per_m_output=spend.usd_per_m_output,
+                    price_usd_per_chip_hour=spend.price_usd_per_chip_hour or 0.0, price_date=spend.price_date,
+                    label="stopped reply: estimated at the last known rates")
 
     def _account(self, event: Event) -> None:
         """Metrics, reply state and persistence for one event."""
@@ -208,7 +223,7 @@ class ReplyStream:
             self.status = "cancelled" if event.reason == "cancelled" else "complete"
             self.usage, self.timing, self.cost = event.usage, event.timing, event.cost
             self._save(content=self.text, status=self.status, usage=self.usage, timing=self.timing,
-                       cost=self.cost, model=self.model or None)
+                       cost=self.cost, model=self.model or None, finish_reason=event.reason)
         elif isinstance(event, Failed):
             self.status, self.error = "failed", event.error
             if not self._parts and event.partial_text:

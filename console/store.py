@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Literal
 
-from console import migrations
+from console import migrations, store_tree
+from console.store_search import SearchAndPreferences
 from console.api import Cost, Sampling, Timing, Usage
 
 Status = Literal["complete", "cancelled", "failed", "streaming"]
@@ -100,6 +101,8 @@ class MessageRecord:
     error: str | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
+    parent_id: int | None = None
+    finish_reason: str | None = None  # the backend's reason: stop | length | cancelled...
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,12 @@ class ConversationRecord:
     """One conversation. ``messages`` is filled by :meth:`Store.load` (in order)
     and empty in :meth:`Store.list_conversations` (``message_count`` is set in
     both). ``sampling`` is ``None`` when the conversation uses the settings'
-    defaults; ``backend`` is the backend it last used."""
+    defaults; ``backend`` is the backend it last used.
+
+    ``messages`` is the branch on screen (first turn to ``head_id``);
+    ``alternatives`` maps a message id on it to ``(position, count)`` when the
+    turn has siblings (an edited turn, a regenerated reply); ``spent_usd`` is
+    what every stored reply of every branch cost, stopped ones included."""
 
     id: int
     title: str
@@ -118,10 +126,16 @@ class ConversationRecord:
     updated_at: float = 0.0
     messages: tuple[MessageRecord, ...] = ()
     message_count: int = 0
+    pinned: bool = False
+    head_id: int | None = None
+    alternatives: dict[int, tuple[int, int]] = dataclasses.field(default_factory=dict)
+    spent_usd: float | None = None
 
     @property
     def cost_usd(self) -> float:
-        """What the stored replies cost in total (messages must be loaded)."""
+        """What the stored replies cost in total, every branch (messages must be loaded)."""
+        if self.spent_usd is not None:
+            return self.spent_usd
         return sum(m.cost.total_usd for m in self.messages if m.cost is not None)
 
 
@@ -149,8 +163,10 @@ def _load(kind: type, text: str | None) -> Any:
 
 
 _MESSAGE_COLUMNS = ("id, conversation_id, role, content, status, backend, model, usage, timing, "
-                    "cost, error, created_at, updated_at")
-_CONVERSATION_COLUMNS = "id, title, system_prompt, sampling, backend, created_at, updated_at"
+                    "cost, error, created_at, updated_at, parent_id, finish_reason")
+_CONVERSATION_COLUMNS = "id, title, system_prompt, sampling, backend, created_at, updated_at, pinned, head_id"
+#: ``add_message(parent_id=HEAD)``: append to the branch on screen.
+HEAD = object()
 
 
 def _message(row: sqlite3.Row) -> MessageRecord:
@@ -160,10 +176,11 @@ def _message(row: sqlite3.Row) -> MessageRecord:
         usage=_load(Usage, row["usage"]), timing=_load(Timing, row["timing"]),
         cost=_load(Cost, row["cost"]), error=row["error"], created_at=row["created_at"],
         updated_at=row["updated_at"] if row["updated_at"] is not None else row["created_at"],
+        parent_id=row["parent_id"], finish_reason=row["finish_reason"],
     )
 
 
-class Store:
+class Store(SearchAndPreferences):
     """The conversation database. ``path`` may be ``":memory:"``; ``None``
     means :meth:`default_path` (its folder is created).
 
@@ -171,6 +188,8 @@ class Store:
     tests. Usable as a context manager (closes on exit). Safe to call from
     several threads (one lock around the connection).
     """
+
+    CONVERSATION_COLUMNS = _CONVERSATION_COLUMNS
 
     def __init__(self, path: str | Path | None = None, *, now: Callable[[], float] = time.time,
                  check: bool = True) -> None:
@@ -180,6 +199,7 @@ class Store:
         self._now = now
         self._lock = threading.RLock()
         self._db: sqlite3.Connection | None = None
+        self.generation = 0  # bumped by every write: caches compare it (see ChatSession)
         try:
             if self.path != ":memory:":
                 folder = Path(self.path).parent
@@ -288,6 +308,7 @@ class Store:
 
     def _write(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
         with self._lock:
+            self.generation += 1
             try:
                 return self._db.execute(sql, params)
             except sqlite3.OperationalError as exc:  # disk full, file made read-only meanwhile...
@@ -308,12 +329,13 @@ class Store:
         return self.load(int(cur.lastrowid))
 
     def list_conversations(self) -> list[ConversationRecord]:
-        """All conversations, most recently updated first, without messages."""
+        """All conversations, pinned ones first, then most recently updated
+        first, without messages."""
         with self._lock:
             rows = self._db.execute(
                 f"SELECT {_CONVERSATION_COLUMNS}, (SELECT COUNT(*) FROM messages m "
                 "WHERE m.conversation_id = c.id) AS n FROM conversations c "
-                "ORDER BY updated_at DESC, id DESC"
+                "ORDER BY pinned DESC, updated_at DESC, id DESC"
             ).fetchall()
         return [self._conversation(row, (), row["n"]) for row in rows]
 
@@ -322,12 +344,17 @@ class Store:
             id=row["id"], title=row["title"], system_prompt=row["system_prompt"],
             sampling=_load(Sampling, row["sampling"]), backend=row["backend"],
             created_at=row["created_at"], updated_at=row["updated_at"],
-            messages=messages, message_count=count,
+            messages=messages, message_count=count, pinned=bool(row["pinned"]), head_id=row["head_id"],
         )
 
+    #: How many times :meth:`load` ran (tests count reloads with it).
+    loads = 0
+
     def load(self, conversation_id: int) -> ConversationRecord:
-        """The conversation with its messages. Unknown id -> :class:`StoreError`."""
+        """The conversation with the messages of its current branch. Unknown
+        id -> :class:`StoreError`."""
         with self._lock:
+            self.loads += 1
             row = self._db.execute(
                 f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id = ?", (conversation_id,)
             ).fetchone()
@@ -337,14 +364,60 @@ class Store:
                 f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY id",
                 (conversation_id,),
             ).fetchall()
-        messages = tuple(_message(r) for r in rows)
-        return self._conversation(row, messages, len(messages))
+        everything = [_message(r) for r in rows]
+        path = tuple(store_tree.active_path(everything, row["head_id"]))
+        spent = sum(m.cost.total_usd for m in everything if m.cost is not None)
+        return dataclasses.replace(self._conversation(row, path, len(path)),
+                                   alternatives=store_tree.alternatives(everything, path), spent_usd=spent)
 
-    def _update_conversation(self, conversation_id: int, column: str, value: Any) -> ConversationRecord:
-        cur = self._write(f"UPDATE conversations SET {column} = ?, updated_at = ? WHERE id = ?",
-                          (value, self._now(), conversation_id))
+    def _row(self, conversation_id: int) -> ConversationRecord:
+        """The conversation without its messages (cheap)."""
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_CONVERSATION_COLUMNS}, (SELECT COUNT(*) FROM messages m "
+                "WHERE m.conversation_id = c.id) AS n FROM conversations c WHERE id = ?", (conversation_id,)
+            ).fetchone()
+        if row is None:
+            raise StoreError(f"no conversation with id {conversation_id}")
+        return self._conversation(row, (), row["n"])
+
+    def _update_conversation(self, conversation_id: int, column: str, value: Any, *,
+                             touch: bool = True) -> ConversationRecord:
+        """Set one column; returns the conversation without its messages."""
+        stamp = ", updated_at = ?" if touch else ""
+        params = (value, self._now(), conversation_id) if touch else (value, conversation_id)
+        cur = self._write(f"UPDATE conversations SET {column} = ?{stamp} WHERE id = ?", params)
         if cur.rowcount == 0:
             raise StoreError(f"no conversation with id {conversation_id}")
+        return self._row(conversation_id)
+
+    def set_pinned(self, conversation_id: int, pinned: bool) -> ConversationRecord:
+        """Pinned conversations are listed first."""
+        return self._update_conversation(conversation_id, "pinned", 1 if pinned else 0, touch=False)
+
+    def set_head(self, conversation_id: int, message_id: int) -> ConversationRecord:
+        """Show the branch through ``message_id`` (down to its newest leaf)."""
+        with self._lock:
+            rows = self._db.execute("SELECT id, parent_id FROM messages WHERE conversation_id = ?",
+                                    (conversation_id,)).fetchall()
+        nodes = [_Node(r["id"], r["parent_id"]) for r in rows]
+        if not any(n.id == message_id for n in nodes):
+            raise StoreError(f"no message {message_id} in conversation {conversation_id}")
+        return self._update_conversation(conversation_id, "head_id", store_tree.newest_leaf(nodes, message_id),
+                                         touch=False)
+
+    def alternative(self, conversation_id: int, message_id: int, step: int) -> ConversationRecord:
+        """Show the branch of the sibling ``step`` places from ``message_id``
+        (wrapping around); the conversation with its new branch."""
+        with self._lock:
+            rows = self._db.execute("SELECT id, parent_id FROM messages WHERE conversation_id = ?",
+                                    (conversation_id,)).fetchall()
+        nodes = [_Node(r["id"], r["parent_id"]) for r in rows]
+        ids = store_tree.siblings(nodes, message_id)
+        if message_id not in ids:
+            raise StoreError(f"no message {message_id} in conversation {conversation_id}")
+        target = ids[(ids.index(message_id) + step) % len(ids)]
+        self.set_head(conversation_id, target)
         return self.load(conversation_id)
 
     def rename(self, conversation_id: int, title: str) -> ConversationRecord:
@@ -375,24 +448,32 @@ class Store:
         self, conversation_id: int, role: Role, content: str, *,
         backend: str | None = None, model: str | None = None,
         usage: Usage | None = None, timing: Timing | None = None, cost: Cost | None = None,
-        status: Status = "complete", error: str | None = None,
+        status: Status = "complete", error: str | None = None, parent_id: Any = HEAD,
     ) -> MessageRecord:
-        """Append a turn (committed before returning: it survives a crash)."""
+        """Add a turn (committed before returning: it survives a crash) under
+        ``parent_id`` (default: the end of the branch on screen; ``None``: a
+        new first turn) and make it the end of the branch on screen."""
         if role not in ROLES:
             raise StoreError(f"unknown role {role!r} (known: {', '.join(ROLES)})")
         if status not in STATUSES:
             raise StoreError(f"unknown status {status!r} (known: {', '.join(STATUSES)})")
         now = self._now()
         with self._lock:
+            self.generation += 1
             try:
                 self._db.execute("BEGIN IMMEDIATE")
+                if parent_id is HEAD:
+                    head = self._db.execute("SELECT head_id FROM conversations WHERE id = ?",
+                                            (conversation_id,)).fetchone()
+                    parent_id = head["head_id"] if head is not None else None
                 cur = self._db.execute(
                     f"INSERT INTO messages ({_MESSAGE_COLUMNS.replace('id, ', '', 1)}) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (conversation_id, role, content, status, backend, model, _dump(usage),
-                     _dump(timing), _dump(cost), error, now, now),
+                     _dump(timing), _dump(cost), error, now, now, parent_id, None),
                 )
-                self._db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
+                self._db.execute("UPDATE conversations SET updated_at = ?, head_id = ? WHERE id = ?",
+                                 (now, cur.lastrowid, conversation_id))
                 self._db.execute("COMMIT")
             except sqlite3.IntegrityError:
                 self._db.execute("ROLLBACK")
@@ -403,11 +484,12 @@ class Store:
         return self.message(int(cur.lastrowid))
 
     _JSON_FIELDS = {"usage", "timing", "cost"}
-    _FIELDS = {"content", "status", "backend", "model", "usage", "timing", "cost", "error"}
+    _FIELDS = {"content", "status", "backend", "model", "usage", "timing", "cost", "error", "finish_reason"}
 
     def update_message(self, message_id: int, **changes: Any) -> MessageRecord:
         """Change fields of a message: ``content``, ``status``, ``backend``,
-        ``model``, ``usage``, ``timing``, ``cost``, ``error``. Committed at once."""
+        ``model``, ``usage``, ``timing``, ``cost``, ``error``, ``finish_reason``.
+        Committed at once."""
         unknown = set(changes) - self._FIELDS
         if unknown:
             raise StoreError(f"cannot update message field(s) {', '.join(sorted(unknown))}")
@@ -424,9 +506,27 @@ class Store:
         return self.message(message_id)
 
     def delete_message(self, message_id: int) -> None:
-        cur = self._write("DELETE FROM messages WHERE id = ?", (message_id,))
-        if cur.rowcount == 0:
-            raise StoreError(f"no message with id {message_id}")
+        """Delete a message and the turns after it on its branches; a branch
+        on screen that ended there now ends at its parent."""
+        target = self.message(message_id)
+        with self._lock:
+            self.generation += 1
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                head = self._db.execute("SELECT head_id FROM conversations WHERE id = ?",
+                                        (target.conversation_id,)).fetchone()["head_id"]
+                on_screen = {m.id for m in store_tree.active_path(
+                    [_Node(r["id"], r["parent_id"]) for r in self._db.execute(
+                        "SELECT id, parent_id FROM messages WHERE conversation_id = ?",
+                        (target.conversation_id,)).fetchall()], head)}
+                self._db.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+                if message_id in on_screen:
+                    self._db.execute("UPDATE conversations SET head_id = ? WHERE id = ?",
+                                     (target.parent_id, target.conversation_id))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     def message(self, message_id: int) -> MessageRecord:
         with self._lock:
@@ -435,3 +535,9 @@ class Store:
         if row is None:
             raise StoreError(f"no message with id {message_id}")
         return _message(row)
+
+
+@dataclass(frozen=True)
+class _Node:
+    id: int
+    parent_id: int | None

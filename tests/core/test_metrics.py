@@ -217,3 +217,29 @@ def test_observe_and_snapshot_are_cheap(clock):
     assert snap.routing.tokens == 512 and len(snap.routing.counts) == 58
     assert per_event < 1e-3        # generous: ~30 us measured on the dev box
     assert per_snapshot < 0.05     # 4 Hz leaves 250 ms per frame
+
+
+def test_peak_is_never_below_now_and_prefill_shows_while_streaming(clock):
+    m = Metrics(clock=clock, bucket_s=10.0)  # a bucket longer than the stream: no full bucket yet
+    feed(m, clock, [0.3, 0.31, 0.32, 0.33, 0.34], backend="a")
+    snap = m.snapshot("a")
+    assert snap.rate.current > 0 and snap.rate.peak >= snap.rate.current
+    assert snap.ttft_s == pytest.approx(0.3) and snap.split.prefill_s == pytest.approx(0.3)  # queue: at the end
+
+
+def test_labels_follow_a_described_backend_before_its_first_reply(clock):
+    m = Metrics(clock=clock)
+    m.describe("h100", clock="modeled", engine_model="the built-in model")
+    snap = m.snapshot("h100")
+    assert snap.labels["rate"] == "modeled" and snap.replies == 0
+
+
+def test_price_per_million_is_token_weighted_over_replies(clock):
+    m = Metrics(clock=clock)
+    timing = Timing(ttft_s=0.25, e2e_s=0.75, decode_s=0.5)
+    cold = Cost(input_usd=0, output_usd=0, usd_per_m_input=1.5, usd_per_m_output=2.0, price_usd_per_chip_hour=0.1)
+    warm = Cost(input_usd=0, output_usd=0, usd_per_m_input=0.004, usd_per_m_output=2.0, price_usd_per_chip_hour=0.1)
+    feed(m, clock, steady(n=4), backend="local", finish=Finished("stop", Usage(10, 4), timing, cold))
+    feed(m, clock, steady(n=4), backend="local", finish=Finished("stop", Usage(990, 4), timing, warm))
+    spend = m.snapshot("local").spend
+    assert spend.usd_per_m_input == pytest.approx((10 * 1.5 + 990 * 0.004) / 1000)

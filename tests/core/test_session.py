@@ -286,3 +286,42 @@ async def test_backend_that_cannot_start(host, store, settings, clock):
     assert user.content == "hello?"  # the user's text is kept
     assert (reply.status, reply.backend) == ("failed", "broken") and "could not start" in reply.error
     assert not session.busy
+
+
+async def test_a_turn_loads_the_conversation_once_not_per_access(host, store, settings, clock):
+    session = session_for(host, store, settings, clock)
+    await collect(session.send("warm up"))
+    session.conversation  # noqa: B018 - the turn wrote: this loads it once
+    store.loads = 0
+    for _ in range(5):
+        session.conversation  # noqa: B018 - cached: no load while nothing was written
+    assert store.loads == 0
+    stream = session.send("count the loads")
+    await collect(stream)
+    per_turn = store.loads
+    assert 1 <= per_turn <= 3, per_turn  # was 4-5 per turn, each reading every message
+    conv = session.conversation
+    assert conv.messages[-1].content == WORDS  # never stale: the writes during the turn invalidated it
+    store.loads = 0
+    store.rename(conv.id, "renamed")  # one column: no load of the messages
+    assert store.loads == 0 and session.conversation.title == "renamed" and store.loads == 1
+
+
+async def test_regenerate_and_edit_keep_the_earlier_branch(host, store, settings, clock):
+    session = session_for(host, store, settings, clock)
+    await collect(session.send("q"))
+    first = session.conversation.messages[-1]
+    await collect(session.regenerate())
+    conv = session.conversation
+    assert [m.role for m in conv.messages] == ["user", "assistant"]
+    assert conv.alternatives[conv.messages[-1].id] == (2, 2)
+    back = session.alternative(conv.messages[-1].id, -1)
+    assert back.messages[-1].id == first.id
+    user = session.conversation.messages[0]
+    await collect(session.edit(user.id, "q, edited"))
+    conv = session.conversation
+    assert [m.content for m in conv.messages][0] == "q, edited"
+    assert conv.alternatives[conv.messages[0].id] == (2, 2)
+    assert session.prompt_history(here_only=True) == ["q", "q, edited"]
+    (_, last) = core_scripted.LOG["requests"][-1]
+    assert last.messages == (Message("user", "q, edited"),)  # the edit replaces the turn in the request

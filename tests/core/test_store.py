@@ -38,7 +38,7 @@ def fill(store: Store) -> int:
 
 def test_wal_and_latest_schema(store):
     assert store.journal_mode == "wal"
-    assert store.schema_version == migrations.LATEST == 3
+    assert store.schema_version == migrations.LATEST == 4
 
 
 def test_messages_keep_backend_model_usage_timing_cost_across_restart(db_path):

@@ -1,5 +1,6 @@
 """SVG snapshots of the main screen (wide and narrow), the backend picker,
-the compare view and the plugins screen.
+the side-by-side view (after a run, wide and at 80x24), the sampling form at
+80x24, the help screen and the plugins screen.
 
 Deterministic by construction: a fixed conversation ("hello") answered by
 the scripted stand-in backend (fixed text, fixed modeled timings, cost and
@@ -56,16 +57,46 @@ def test_plugins_screen(snap_compare, make_app, make_host):
     assert snap_compare(app, terminal_size=(120, 40), run_before=open_plugins)
 
 
+async def run_compare(pilot):
+    await converse(pilot)
+    from console.tui.screens.compare import CompareScreen
+
+    screen = CompareScreen(pilot.app.session, pilot.app.host, selected=["scripted", "h100"], run_now=True)
+    pilot.app.push_screen(screen)
+    await wait_for(pilot, lambda: screen.is_mounted and screen.finished.is_set())
+    screen.query_one("#compare-prompt").cursor_blink = False
+    await pilot.pause(0.5)
+
+
 def test_compare_view(snap_compare, make_app):
     app = make_app("scripted", clock=FakeClock(), backend_options={"h100": {"pace": "fast"}})
-
-    async def run_compare(pilot):
-        await converse(pilot)
-        from console.tui.screens.compare import CompareScreen
-
-        pilot.app.push_screen(CompareScreen(pilot.app.session, pilot.app.host,
-                                            selected=["scripted", "h100"], run_now=True))
-        await wait_for(pilot, lambda: len(pilot.app.screen.results) == 2, timeout=60)
-        await pilot.pause(0.5)
-
     assert snap_compare(app, terminal_size=(120, 40), run_before=run_compare)
+
+
+def test_compare_view_at_80x24(snap_compare, make_app):
+    app = make_app("scripted", clock=FakeClock(), backend_options={"h100": {"pace": "fast"}})
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_compare)
+
+
+def test_sampling_form_at_80x24(snap_compare, make_app):
+    app = make_app("scripted", clock=FakeClock())
+
+    async def open_form(pilot):
+        pilot.app.chat.query_one(PromptInput).cursor_blink = False
+        await pilot.press("ctrl+o")
+        await pilot.pause(0.3)
+        for field in pilot.app.screen.query("Input"):
+            field.cursor_blink = False
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=open_form)
+
+
+def test_help_screen(snap_compare, make_app):
+    app = make_app("scripted", clock=FakeClock())
+
+    async def open_help(pilot):
+        pilot.app.chat.query_one(PromptInput).cursor_blink = False
+        await pilot.press("f1")
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=(120, 40), run_before=open_help)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
+from console.tui import keys
 from console.tui.widgets import format as fmt
 
 KIND_STYLE = {"local": "green", "modeled": "yellow", "remote": "cyan"}
@@ -57,7 +57,7 @@ def describe_backend(entry) -> str:
 class BackendPicker(ModalScreen[str | None]):
     """Dismissed with the chosen backend's name, or ``None``."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Close", id="picker.close")]
+    BINDINGS = keys.bindings("picker")
 
     def __init__(self, host, current: str) -> None:
         super().__init__(id="backend-picker")

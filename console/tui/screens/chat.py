@@ -1,9 +1,13 @@
 """The main screen: conversation list, chat, prompt and live metric panels.
 
 Layout adapts to the terminal through breakpoints: ``-wide`` (>= 110
-columns) shows the sidebar and the panel column; ``-narrow`` hides both and
-shows a two-line metrics strip above the prompt instead (F2 / F3 bring the
+columns) shows the sidebar and the panel column; below that (and before the
+first layout, so that no width is ever too small) both are hidden and a
+three-line metrics strip sits above the prompt instead (F2 / F3 bring the
 sidebar / panels back on demand).
+
+On a first run (no conversation stored) a notice says what the built-in
+model is and how to get real answers.
 
 A reply streams in an async worker (``exclusive`` in group ``"reply"``, so it
 can be cancelled). The engine itself runs off the event loop (the backends
@@ -26,6 +30,7 @@ from textual.worker import Worker
 from console.api import Event, Failed, Finished, Started, TextDelta
 from console.tui import gcpause
 from console.tui.widgets import format as fmt
+from console.tui.screens.chat_manage import ManageConversations
 from console.tui.widgets.conversations import ConversationList
 from console.tui.widgets.message import MessageView
 from console.tui.widgets.panels import REFRESH_HZ, MetricsPanels, MetricsStrip
@@ -34,13 +39,24 @@ from console.tui.widgets.prompt import PromptInput
 #: Seconds a cancelled reply may take to wind down before its worker is cancelled.
 CANCEL_GRACE_S = 1.0
 
+WELCOME = (
+    "[b]Welcome to moe-console.[/] The built-in model of the [b]local[/] backend is a 4.9M-parameter "
+    "demo: it learned the chat format, not facts, so its replies read like chat but say nothing true. "
+    "For real answers, set [b]model_path[/] under [b][backends.local][/] in settings.toml to a real "
+    "checkpoint folder, or pick a remote backend (ctrl+b) once a remote plugin is set up. "
+    "The panels (F3, or the strip below) show each reply's speed, latency, cost, MoE routing and "
+    "context use, each labelled [b]measured[/] on this machine or [b]modeled[/] for the hardware a "
+    "modeled backend stands for (h100, ascend950). ctrl+t runs one prompt on several backends side by "
+    "side; F1 lists every key."
+)
+
 
 def one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text or type(exc).__name__
 
 
-class ChatScreen(Screen):
+class ChatScreen(ManageConversations, Screen):
     """The chat. ``app.session`` (a ``ChatSession``) holds the state."""
 
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
@@ -61,6 +77,7 @@ class ChatScreen(Screen):
             yield ConversationList(id="sidebar")
             with Vertical(id="chat-column"):
                 with VerticalScroll(id="messages"):
+                    yield Static(WELCOME, id="welcome")
                     yield Vertical(id="thread")
                     yield Static("", id="spacer")
                 yield MetricsStrip(id="strip")
@@ -73,17 +90,32 @@ class ChatScreen(Screen):
         self.query_one("#sidebar").border_title = "Conversations"
         self.query_one("#messages").anchor()
         conv = self.session.conversation
-        if conv is None:
-            listed = self.session.conversations()
-            if listed:
-                self.session.select(listed[0].id)
+        listed = self.session.conversations()
+        self.query_one("#welcome").display = not listed
+        if conv is None and listed:
+            self._select(listed[0].id)
         await self.render_conversation()
         self.set_interval(1 / REFRESH_HZ, self.refresh_panels, name="panels")
         self.refresh_panels()
+        self.query_one(PromptInput).focus()
+        ready = getattr(self.app, "input_ready", None)
+        if ready is not None:
+            self.app.call_later(ready)  # after the focus above: held keys go to the prompt
+
+    def _select(self, conversation_id: int) -> None:
+        """Make a conversation current; say so when its backend did not come back."""
+        self.session.select(conversation_id)
+        note = getattr(self.session, "note", None)
+        if note:
+            self.app.notify(note, title="Backend", severity="warning", timeout=8)
+
+    def _thread_views(self) -> list[MessageView]:
+        return list(self.query_one("#thread", Vertical).query(MessageView))
 
     # -------------------------------------------------------------- painting
-    async def render_conversation(self) -> None:
-        """Redraw the message list, sidebar, header and status from the session."""
+    async def render_conversation(self, *, skip_id: int | None = None) -> None:
+        """Redraw the message list, sidebar, header and status from the session
+        (``skip_id``: a reply about to stream, drawn by ``_start_reply``)."""
         log = self.query_one("#messages", VerticalScroll)
         thread = self.query_one("#thread", Vertical)
         await thread.remove_children()
@@ -92,20 +124,54 @@ class ChatScreen(Screen):
         if conv is not None and conv.system_prompt:
             views.append(MessageView("system", conv.system_prompt))
         for msg in conv.messages if conv is not None else ():
-            if msg.role == "system":
+            if msg.role == "system" or msg.id == skip_id:
                 continue
-            footer = ""
+            footer = details = ""
             if msg.role == "assistant":
                 tokens = msg.usage.completion_tokens if msg.usage else None
-                footer = fmt.reply_footer(msg.backend or "?", tokens, msg.timing, msg.cost)
+                footer = fmt.reply_footer(msg.backend or "?", tokens, msg.timing, msg.cost, status=msg.status)
+                details = fmt.reply_details(msg.backend or "?", msg.usage, msg.timing, msg.cost)
                 if msg.error:
                     footer += f"\n[$error]{fmt.escape(msg.error)}[/]"
             views.append(MessageView(msg.role, msg.content, source=_source(msg.backend, msg.model),
-                                     status=msg.status, footer=footer))
+                                     status=msg.status, footer=footer, details=details, message_id=msg.id,
+                                     ending=msg.finish_reason, alternative=conv.alternatives.get(msg.id)))
         if views:
             await thread.mount_all(views)
+        await self.show_window_start()
         log.scroll_end(animate=False)
         self.refresh_header()
+        self._load_prompt_history()
+
+    async def show_window_start(self) -> None:
+        """A marker above the first turn the model still sees, when older
+        turns no longer fit its context window; a notice the first time."""
+        thread = self.query_one("#thread", Vertical)
+        for marker in list(thread.query(".window-start")):
+            await marker.remove()
+        start = getattr(self.session, "window_start", lambda: None)()
+        if start is None:
+            return
+        message_id, dropped = start
+        target = next((v for v in self._thread_views() if v.message_id == message_id), None)
+        if target is None:
+            return
+        await thread.mount(Static(f"[dim]── the model's context window starts here: the {dropped} turn(s) above "
+                                  "are no longer sent ──[/]", classes="window-start"), before=target)
+        store = self.app.store
+        if getattr(store, "preference", None) is not None and not store.preference("window_notice_seen"):
+            store.set_preference("window_notice_seen", "1")
+            self.app.notify("This conversation is longer than the model's context window: its oldest turns are "
+                            "no longer sent to the model. A line in the chat marks where the window starts.",
+                            title="Context window", timeout=10)
+
+    def _load_prompt_history(self) -> None:
+        try:
+            here = self.session.prompt_history(here_only=True)
+            everywhere = self.session.prompt_history()
+        except Exception:  # noqa: BLE001 - a session without history (tests): keep what the box has
+            return
+        self.query_one(PromptInput).set_history(here, everywhere)
 
     async def show_system_prompt(self, text: str) -> None:
         """Draw (or update, or remove) the system prompt at the top of the chat
@@ -124,7 +190,10 @@ class ChatScreen(Screen):
     def refresh_header(self) -> None:
         conv = self.session.conversation
         self.app.sub_title = conv.title if conv is not None else "new conversation"
-        self.query_one(ConversationList).show(self.session.conversations(), conv.id if conv else None)
+        listed = self.session.conversations()
+        self.query_one(ConversationList).show(listed, conv.id if conv else None)
+        if listed:
+            self.query_one("#welcome").display = False
         self.refresh_status()
 
     def refresh_status(self) -> None:
@@ -168,13 +237,16 @@ class ChatScreen(Screen):
             self.app.notify(one_line(exc), severity="warning", timeout=4)
             event.prompt.load_text(event.text)
             return
+        self.query_one("#welcome").display = False
         if before is None:  # send() opened a conversation: it may carry a system prompt
             await self.show_system_prompt(self.session.conversation.system_prompt)
-        await self.query_one("#thread", Vertical).mount(MessageView("user", event.text))
+        user_id = self.session.conversation.messages[-2].id if self.session.conversation else None
+        await self.query_one("#thread", Vertical).mount(MessageView("user", event.text, message_id=user_id))
         await self._start_reply(reply)
 
     async def _start_reply(self, events: AsyncIterator[Event]) -> None:
-        view = MessageView("assistant", source=self.session.backend_name, status="streaming")
+        view = MessageView("assistant", source=self.session.backend_name, status="streaming",
+                           message_id=getattr(events, "message_id", None))
         await self.query_one("#thread", Vertical).mount(view)
         log = self.query_one("#messages", VerticalScroll)
         log.anchor()
@@ -190,7 +262,7 @@ class ChatScreen(Screen):
 
     async def _consume_reply(self, events: AsyncIterator[Event], view: MessageView) -> None:
         """Feed ``events`` to ``view`` (text only: the panels read the metrics)."""
-        status, final_text, error = "cancelled", None, None
+        status, final_text, error, ending = "cancelled", None, None, None
         try:
             async for event in events:
                 if isinstance(event, TextDelta):
@@ -199,8 +271,11 @@ class ChatScreen(Screen):
                     view.set_status("streaming", source=_source(event.backend, event.model))
                 elif isinstance(event, Finished):
                     status = "cancelled" if event.reason == "cancelled" else "complete"
-                    view.set_footer(fmt.reply_footer(
-                        view.source, event.usage.completion_tokens, event.timing, event.cost))
+                    ending = event.reason
+                    backend = view.source.split(" · ")[0]  # the model is in the header already
+                    view.set_footer(fmt.reply_footer(backend, event.usage.completion_tokens, event.timing,
+                                                     event.cost, status=status),
+                                    fmt.reply_details(view.source, event.usage, event.timing, event.cost))
                 elif isinstance(event, Failed):
                     status, error = "failed", event.error
                     if event.partial_text and not view.text:
@@ -217,7 +292,9 @@ class ChatScreen(Screen):
                     await aclose()
                 except Exception:  # noqa: BLE001
                     pass
-            await view.finish_stream(status, text=final_text)
+            await view.finish_stream(status, text=final_text, ending=ending)
+            self._show_alternatives(view)
+            await self.show_window_start()
             if error:
                 view.add_error(error)
                 self.app.notify(error, title="Reply failed", severity="error", timeout=8)
@@ -225,6 +302,13 @@ class ChatScreen(Screen):
             if not self._warm and status == "complete":
                 self._warm = True
                 gcpause.freeze_heap()  # the backend's model is loaded now: long-lived
+
+    def _show_alternatives(self, view: MessageView) -> None:
+        """A regenerated reply: show its place among the turn's alternatives."""
+        conv = self.session.conversation
+        if conv is not None and view.message_id is not None:
+            view.alternative = conv.alternatives.get(view.message_id)
+            view.set_status(view.status)
 
     def cancel_reply(self) -> None:
         """Esc: stop the reply, keep its text (marked cancelled), offer the prompt again."""
@@ -237,8 +321,11 @@ class ChatScreen(Screen):
         self.set_timer(CANCEL_GRACE_S, lambda: worker.cancel() if worker.is_running else None)
         prompt = self.query_one(PromptInput)
         if not prompt.text and prompt.sent:
-            prompt.action_recall()
-        self.app.notify("Reply stopped; Enter resends the prompt.", timeout=3)
+            prompt.restore(prompt.sent[-1])
+            self.app.notify("Reply stopped. Your prompt is back, selected: Enter resends it, typing replaces it.",
+                            timeout=4)
+        else:
+            self.app.notify("Reply stopped; its text is kept.", timeout=3)
 
     async def regenerate(self) -> None:
         if self.session.busy:
@@ -253,9 +340,9 @@ class ChatScreen(Screen):
         except Exception as exc:  # noqa: BLE001 - one line
             self.app.notify(one_line(exc), severity="warning", timeout=4)
             return
-        views = list(self.query_one("#thread").query(MessageView))
+        views = self._thread_views()
         if views and views[-1].role == "assistant":
-            await views[-1].remove()
+            await views[-1].remove()  # still stored: an alternative of the new reply
         await self._start_reply(reply)
 
     async def _wind_down(self) -> None:
@@ -290,11 +377,12 @@ class ChatScreen(Screen):
     async def open_conversation(self, conversation_id: int) -> None:
         await self._wind_down()
         try:
-            self.session.select(conversation_id)
+            self._select(conversation_id)
         except Exception as exc:  # noqa: BLE001 - StoreError: a readable line
             self.app.notify(one_line(exc), severity="error")
             return
         await self.render_conversation()
+        self.refresh_panels()
 
     @on(ConversationList.Chosen)
     async def _chosen(self, event: ConversationList.Chosen) -> None:

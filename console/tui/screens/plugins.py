@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from console.tui import keys
 from console.tui.widgets import format as fmt
 
 STATUS_STYLE = {
@@ -27,7 +27,7 @@ STATUS_STYLE = {
 class PluginsScreen(Screen):
     """Esc goes back to the chat."""
 
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back", id="plugins.close")]
+    BINDINGS = keys.bindings("plugins")
 
     def __init__(self, host) -> None:
         super().__init__(id="plugins-screen")

@@ -1,5 +1,6 @@
 """The sampling form: temperature, top-p, top-k, max tokens, seed and the
-system prompt of the current conversation. Save validates every field and
+system prompt of the current conversation (it scrolls in a small terminal,
+following the focus). Save validates every field and
 says what is wrong in one line; nothing is applied until all are valid.
 Dismissed with ``(Sampling, system_prompt)`` or ``None``.
 """
@@ -10,12 +11,12 @@ import dataclasses
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Grid, Horizontal, Vertical
+from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static, TextArea
 
 from console.api import SAMPLING_RULES, Sampling, SamplingError
+from console.tui import keys
 from console.tui.widgets.format import escape
 
 #: field -> label; each field's rule is console.api.SAMPLING_RULES[field] (one rule everywhere)
@@ -42,10 +43,7 @@ def parse_sampling(base: Sampling, values: dict[str, str]) -> Sampling:
 
 
 class SamplingForm(ModalScreen[tuple[Sampling, str] | None]):
-    BINDINGS = [
-        Binding("escape", "dismiss(None)", "Close", id="sampling.close"),
-        Binding("ctrl+s", "save", "Save", id="sampling.save"),
-    ]
+    BINDINGS = keys.bindings("sampling")
 
     def __init__(self, sampling: Sampling, system_prompt: str) -> None:
         super().__init__(id="sampling-form")
@@ -53,14 +51,14 @@ class SamplingForm(ModalScreen[tuple[Sampling, str] | None]):
         self.system_prompt = system_prompt
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="sampling-box", classes="dialog"):
+        with VerticalScroll(id="sampling-box", classes="dialog"):  # scrolls (and follows Tab) at 80x24
             yield Static("[b]Sampling & system prompt[/]  [dim]this conversation · Ctrl+S saves · Esc closes[/]",
                          classes="dialog-title")
             with Grid(id="sampling-grid"):
                 for name, label in FIELDS.items():
                     value = getattr(self.sampling, name)
                     yield Label(label)
-                    yield Input("" if value is None else str(value), id=f"field-{name}",
+                    yield Input("" if value is None else str(value), id=f"field-{name}", compact=True,
                                 placeholder="empty = random" if name == "seed" else "")
             yield Label("System prompt")
             yield TextArea(self.system_prompt, id="field-system", soft_wrap=True)

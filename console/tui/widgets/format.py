@@ -74,20 +74,43 @@ def label_markup(label: str | None) -> str:
     return f"[dim {tone}]{text}[/]"
 
 
-def reply_footer(backend: str, tokens: int | None, timing, cost) -> str:
-    """The dim line under a finished reply: tokens, tok/s, TTFT, cost, label."""
-    parts = [backend]
+def short_label(label: str | None) -> str:
+    """The first word of a provenance label (``measured`` / ``modeled``)."""
+    text = (label or "measured").strip()
+    return text.split(" ", 1)[0].rstrip(":,;") or "measured"
+
+
+def reply_footer(backend: str, tokens: int | None, timing, cost, *, status: str = "complete") -> str:
+    """The dim one-line footer of a finished reply: tokens, tok/s, TTFT, cost
+    and the provenance in one word (:func:`reply_details` has it all)."""
+    label = (timing.label or timing.clock) if timing is not None else "measured"
+    parts = [backend, short_label(label)]  # the provenance first: a narrow column cuts the end
     if tokens is not None:
         parts.append(f"{tokens} tok")
-    label = "measured"
     if timing is not None:
-        label = timing.label or timing.clock
         tps = timing.decode_tokens_per_s
         if tps:
             parts.append(f"{rate(tps)} tok/s")
         parts.append(f"TTFT {ms(timing.ttft_s)}")
     if cost is not None:
-        parts.append(usd(cost.total_usd))
-    parts.append(label)
-    text = escape(" · ".join(parts))
-    return f"[dim]{text}[/]"
+        parts.append(usd(cost.total_usd) + (" (stopped)" if status == "cancelled" else ""))
+    return f"[dim]{escape(' · '.join(parts))}[/]"
+
+
+def reply_details(backend: str, usage, timing, cost) -> str:
+    """Every figure of a finished reply, one per line, with whole labels."""
+    lines = [f"[b]{escape(backend)}[/]"]
+    if usage is not None:
+        lines.append(f"tokens: {usage.prompt_tokens} prompt · {usage.completion_tokens} reply")
+    if timing is not None:
+        lines.append(f"TTFT {ms(timing.ttft_s)} (queue {ms(timing.queue_s)} · prefill {ms(timing.prefill_s)})"
+                     f" · decode {ms(timing.decode_s)} · e2e {ms(timing.e2e_s)}")
+        if timing.decode_tokens_per_s:
+            lines.append(f"decode {rate(timing.decode_tokens_per_s)} tok/s")
+        lines.append(f"timing: {escape(timing.label or timing.clock)}")
+    if cost is not None:
+        lines.append(f"cost {usd(cost.total_usd)} (in {usd(cost.input_usd)} · out {usd(cost.output_usd)}) · "
+                     f"per M in {per_m(cost.usd_per_m_input)} · out {per_m(cost.usd_per_m_output)}")
+        if cost.label:
+            lines.append(f"price: {escape(cost.label)}")
+    return "\n".join(lines)
