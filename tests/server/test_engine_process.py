@@ -79,7 +79,7 @@ def test_metrics_publish_the_decode_step_time_by_batch_size(server):
 
 def test_bench_serve_prints_the_engine_baseline_step_times_and_targets(capsys):
     assert main(["bench", "serve", "--concurrency", "1,16", "--requests", "16", "--prompt-tokens", "16",
-                 "--output-tokens", "8", "--json"]) == 0
+                 "--output-tokens", "48", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     (endpoint,) = doc["endpoints"]
     baseline = endpoint["engine_baseline"]
