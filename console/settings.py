@@ -21,8 +21,7 @@ Layout of ``settings.toml`` (every key optional)::
     url = "http://10.0.0.5:8000/v1"   # name, handed to its ``configure`` hook
 
 Writing: :func:`update_table` changes one table in place (tomlkit keeps the
-user's comments, order and other content); :func:`save_settings` rewrites the
-whole file from a :class:`Settings`.
+user's comments, order and other content).
 
 Contract: :func:`load_settings` never raises for a bad file. It returns the
 defaults (plus whatever part of the file was usable) and a list of one-line
@@ -47,7 +46,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from console.api import Option, OptionError, Sampling, SamplingError, check_sampling_field
-from console.settings_toml import describe_decode_error, dumps, locate, parse_toml
+from console.settings_toml import describe_decode_error, locate, parse_toml
 
 #: Environment variable that overrides both the config and the data directory.
 HOME_ENV = "MOE_CONSOLE_HOME"
@@ -268,31 +267,6 @@ def _type(value: Any) -> str:
 
 
 # ---------------------------------------------------------------- saving
-
-
-def save_settings(settings: Settings, path: str | Path | None = None) -> Path:
-    """Write ``settings`` as TOML (only values that differ from the defaults)."""
-    path = Path(path) if path is not None else settings_path()
-    default = Settings()
-    doc: dict[str, Any] = {}
-    for key in ("default_backend", "theme", "system_prompt"):
-        if getattr(settings, key) != getattr(default, key):
-            doc[key] = getattr(settings, key)
-    sampling = {f.name: getattr(settings.sampling, f.name) for f in dataclasses.fields(Sampling)
-                if getattr(settings.sampling, f.name) != getattr(default.sampling, f.name)}
-    if sampling:
-        doc["sampling"] = sampling
-    if settings.keymap:
-        doc["keymap"] = dict(settings.keymap)
-    backends = {name: dict(opts) for name, opts in settings.backend_options.items() if opts}
-    if backends:
-        doc["backends"] = backends
-    doc.update({name: dict(table) for name, table in settings.plugin_tables.items() if name not in doc})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(dumps(doc), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
 
 
 def update_table(path: str | Path | None, keys: tuple[str, ...], values: Mapping[str, Any] | None) -> Path:

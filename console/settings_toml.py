@@ -1,13 +1,12 @@
-"""TOML helpers for :mod:`console.settings`: parse with positions, locate keys, write.
+"""TOML helpers for :mod:`console.settings`: parse with positions and locate keys, so that
+every problem names its file, line and column.
 
-Reading uses ``tomllib`` (``tomli`` on Python < 3.11). Writing covers what the
-settings hold (strings, numbers, booleans, arrays of those, nested tables).
+Reading uses ``tomllib`` (``tomli`` on Python < 3.11); writing is tomlkit's
+(:func:`console.settings.update_table`), which keeps the user's comments.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import re
 import sys
 from typing import Any
@@ -19,7 +18,6 @@ else:  # pragma: no cover
 
 _POS = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 _END = re.compile(r"\s*\(at end of document\)\s*$")
-_BARE = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 def parse_toml(text: str) -> tuple[dict[str, Any], tomllib.TOMLDecodeError | None]:
@@ -80,44 +78,3 @@ def locate(text: str, table: tuple[str, ...], key: str | None) -> tuple[int, int
             if match:
                 return number, len(match.group(1)) + 1
     return None
-
-
-def _value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_value(v) for v in value) + "]"
-    raise TypeError(f"cannot write {type(value).__name__} to TOML")
-
-
-def _key(key: str) -> str:
-    return key if _BARE.match(key) else json.dumps(key, ensure_ascii=False)
-
-
-def dumps(doc: dict[str, Any]) -> str:
-    """Serialise a document of scalars, arrays and nested tables."""
-    out: list[str] = []
-
-    def emit(prefix: tuple[str, ...], table: dict[str, Any]) -> None:
-        scalars = {k: v for k, v in table.items() if not isinstance(v, dict) and v is not None}
-        tables = {k: v for k, v in table.items() if isinstance(v, dict)}
-        if prefix and (scalars or not tables):
-            out.append("")
-            out.append("[" + ".".join(_key(p) for p in prefix) + "]")
-        for k, v in scalars.items():
-            out.append(f"{_key(k)} = {_value(v)}")
-        for k, v in tables.items():
-            emit(prefix + (k,), v)
-
-    emit((), doc)
-    return "\n".join(out).lstrip("\n") + "\n"
