@@ -6,8 +6,9 @@ Accepted fields are OpenAI's (``model``, ``messages`` | ``prompt``, ``max_tokens
 (``top_k``, ``min_p``, ``repetition_penalty``, ``ignore_eos``, ``min_tokens``,
 ``stop_token_ids``). Fields the engine cannot honour (``logprobs``, ``n`` > 1, ``echo``,
 penalties, tools...) are refused with a 400 naming them; unknown fields are ignored, as vLLM
-does. Types are checked here; value ranges are the engine's own (``SamplingParams`` raises,
-the message becomes a 400 naming the field: CONTRACTS §5, no second range table).
+does. Types are checked here; value ranges are the one rule of ``console.api.Sampling`` (the
+settings, the sampling form and ``generate`` use it too), whose error becomes a 400 naming the
+field, and the conversion to the engine's ``SamplingParams`` is the engine's one conversion.
 
 Chat messages go through the checkpoint's own chat template (``Tokenizer.apply_chat_template``,
 the API the ``local`` backend uses); a text prompt is encoded as ordinary text after the BOS
@@ -20,7 +21,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from console.api import Sampling, SamplingError
 from console.engine import EngineError, SamplingParams
+from console.engine.chat_reply import sampling_params as engine_sampling_params
 
 from .errors import APIError, bad_request
 
@@ -191,22 +194,19 @@ def sampling_params(body: dict, facts: ModelFacts) -> SamplingParams:
         raise bad_request("'stop_token_ids' must be a list of integers", "stop_token_ids")
     eos = () if _bool(body, "ignore_eos", False) or facts.tokenizer is None else tuple(facts.tokenizer.stop_token_ids)
     top_k = _int(body, "top_k", d.get("top_k", 0))
-    fields = dict(
-        temperature=_number(body, "temperature", d.get("temperature", 1.0)),
-        top_p=_number(body, "top_p", d.get("top_p", 1.0)),
-        top_k=0 if top_k == -1 else top_k,          # vLLM: -1 means every token
-        min_p=_number(body, "min_p", 0.0),
-        repetition_penalty=_number(body, "repetition_penalty", d.get("repetition_penalty", 1.0)),
-        seed=_int(body, "seed", None),
-        stop_token_ids=tuple(dict.fromkeys([*eos, *(stop_ids or [])])),
-        stop_strings=tuple(stop or ()),
-    )
-    try:
-        return SamplingParams(**fields)
-    except (EngineError, ValueError) as exc:
-        message = str(exc)
-        param = message.split(" ", 1)[0]
-        raise bad_request(message, param if param in fields else None) from None
+    try:  # the one sampling rule (console.api.Sampling), then the one conversion (the engine's)
+        sampling = Sampling(
+            temperature=_number(body, "temperature", d.get("temperature", 1.0)),
+            top_p=_number(body, "top_p", d.get("top_p", 1.0)),
+            top_k=0 if top_k == -1 else top_k,          # vLLM: -1 means every token
+            min_p=_number(body, "min_p", 0.0),
+            repetition_penalty=_number(body, "repetition_penalty", d.get("repetition_penalty", 1.0)),
+            seed=_int(body, "seed", None),
+            stop=tuple(stop or ()),
+        )
+    except SamplingError as exc:
+        raise bad_request(str(exc), exc.field) from None
+    return engine_sampling_params(sampling, tuple(dict.fromkeys([*eos, *(stop_ids or [])])))
 
 
 # ----- typed field readers (types only; ranges are the engine's) ------------------------------
