@@ -27,10 +27,10 @@ from console.engine import EngineError
 
 from .bridge import EngineBridge
 from .completions import Completions
-from .errors import APIError, bad_request, error_body
-from .guard import DEFAULT_MAX_BODY_BYTES, KeyGuard, read_body
+from .errors import APIError, error_body
+from .guard import DEFAULT_MAX_BODY_BYTES, KeyGuard
 from .metrics import CONTENT_TYPE, ServerMetrics
-from .parse import chat_prompt, check_model, json_object
+from .tokens import Tokens
 
 log = logging.getLogger("moe_console.server")
 
@@ -42,6 +42,7 @@ def create_app(bridge: EngineBridge, *, api_key: str | None = None,
     disable_created_metrics()
     metrics = ServerMetrics(bridge)
     completions = Completions(bridge, metrics, max_body_bytes)
+    tokens = Tokens(bridge, max_body_bytes)
     started = int(time.time())
 
     async def models(request: Request):
@@ -59,54 +60,6 @@ def create_app(bridge: EngineBridge, *, api_key: str | None = None,
 
     async def version(request: Request):
         return JSONResponse({"version": __version__, "server": "moe-console"})
-
-    async def tokenize(request: Request):
-        facts = bridge.check_ready()
-        body = json_object(await read_body(request, max_body_bytes))
-        check_model(body, facts)
-        if facts.tokenizer is None:
-            raise bad_request(f"model {facts.name} has no tokenizer")
-        if "messages" in body:
-            tokens = chat_prompt(body, facts)
-        else:
-            prompt = body.get("prompt")
-            if not isinstance(prompt, str):
-                raise bad_request("'prompt' must be a string (or send 'messages')", "prompt")
-            special = body.get("add_special_tokens", True)
-            if not isinstance(special, bool):
-                raise bad_request("'add_special_tokens' must be true or false", "add_special_tokens")
-            bos = facts.tokenizer.bos_token_id
-            tokens = ([bos] if special and bos is not None else []) + facts.tokenizer.encode(prompt)
-        return JSONResponse({"count": len(tokens), "max_model_len": facts.context_window, "tokens": tokens})
-
-    async def detokenize(request: Request):
-        facts = bridge.check_ready()
-        body = json_object(await read_body(request, max_body_bytes))
-        check_model(body, facts)
-        tokens = body.get("tokens")
-        if not (isinstance(tokens, list) and all(isinstance(t, int) and not isinstance(t, bool) for t in tokens)):
-            raise bad_request("'tokens' must be a list of integers", "tokens")
-        if facts.tokenizer is None:
-            raise bad_request(f"model {facts.name} has no tokenizer")
-        if tokens:
-            try:
-                facts.check_tokens(tokens)
-            except EngineError as exc:
-                raise bad_request(f"'tokens': {exc}", "tokens") from None
-        return JSONResponse({"prompt": facts.tokenizer.decode(tokens)})
-
-    async def on_api_error(request: Request, exc: APIError):
-        return exc.response()
-
-    async def on_http_error(request: Request, exc: HTTPException):
-        messages = {404: f"no route {request.url.path[:200]}", 405: f"method {request.method} is not allowed here"}
-        return JSONResponse(error_body(exc.status_code, messages.get(exc.status_code, str(exc.detail))),
-                            status_code=exc.status_code)
-
-    async def on_crash(request: Request, exc: Exception):
-        log.exception("unexpected failure on %s %s", request.method, request.url.path)
-        return JSONResponse(error_body(500, f"internal error ({type(exc).__name__}); see the server log"),
-                            status_code=500)
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
@@ -126,13 +79,29 @@ def create_app(bridge: EngineBridge, *, api_key: str | None = None,
         Route("/health", health, methods=["GET"]),
         Route("/metrics", scrape, methods=["GET"]),
         Route("/version", version, methods=["GET"]),
-        Route("/tokenize", tokenize, methods=["POST"]),
-        Route("/detokenize", detokenize, methods=["POST"]),
+        Route("/tokenize", tokens.tokenize, methods=["POST"]),
+        Route("/detokenize", tokens.detokenize, methods=["POST"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={
-        APIError: on_api_error, HTTPException: on_http_error, Exception: on_crash})
+        APIError: _on_api_error, HTTPException: _on_http_error, Exception: _on_crash})
     app.state.bridge, app.state.metrics = bridge, metrics
     return KeyGuard(app, api_key)
+
+
+async def _on_api_error(request: Request, exc: APIError):
+    return exc.response()
+
+
+async def _on_http_error(request: Request, exc: HTTPException):
+    messages = {404: f"no route {request.url.path[:200]}", 405: f"method {request.method} is not allowed here"}
+    return JSONResponse(error_body(exc.status_code, messages.get(exc.status_code, str(exc.detail))),
+                        status_code=exc.status_code)
+
+
+async def _on_crash(request: Request, exc: Exception):
+    log.exception("unexpected failure on %s %s", request.method, request.url.path)
+    return JSONResponse(error_body(500, f"internal error ({type(exc).__name__}); see the server log"),
+                        status_code=500)
 
 
 def _load(bridge: EngineBridge) -> None:
