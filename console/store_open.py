@@ -20,11 +20,15 @@ saved, for a visible banner).
 from __future__ import annotations
 
 import os
+import shutil
+import sqlite3
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from console.store import Store, StoreError
+from console import migrations
+from console.store import Store, StoreError, _one_line
 
 
 @dataclass
@@ -55,7 +59,7 @@ def open_store(path: str | Path | None = None) -> OpenedStore:
                                                   "conversations are not saved", False)
     if failure.kind == "read-only":
         try:
-            copy = Store.in_memory_copy(path)
+            copy = in_memory_copy(path)
         except StoreError as exc:
             return OpenedStore(Store(":memory:"), f"{exc}: conversations are not saved", False)
         return OpenedStore(copy, f"{path} is read-only: your conversations are shown, "
@@ -77,3 +81,34 @@ def _move_aside(path: Path, aside: Path) -> None:
         companion = path.with_name(path.name + suffix)
         if companion.exists():
             os.replace(companion, aside.with_name(aside.name + suffix))
+
+
+def in_memory_copy(path: str | Path) -> Store:
+    """A ``:memory:`` store holding what ``path`` holds; ``path`` is only read (through a
+    temporary copy of the file and its WAL, since SQLite cannot read a WAL database in a
+    folder it may not write). An empty store when ``path`` does not exist."""
+    store = Store(":memory:", check=False)
+    path = Path(path)
+    if not path.is_file():
+        return store
+    try:
+        with tempfile.TemporaryDirectory(prefix="moe-console-") as scratch:
+            copy = Path(scratch) / path.name
+            for suffix in ("", "-wal"):
+                if path.with_name(path.name + suffix).is_file():
+                    shutil.copyfile(path.with_name(path.name + suffix), copy.with_name(copy.name + suffix))
+            source = sqlite3.connect(copy)
+            try:
+                with store._lock:
+                    source.backup(store._db)  # replaces the fresh schema with the file's
+                    migrations.migrate(store._db)
+            finally:
+                source.close()
+    except migrations.SchemaTooNew as exc:
+        store.close()
+        raise StoreError(f"{path}: {exc}", kind="too new") from None
+    except (sqlite3.DatabaseError, OSError) as exc:
+        store.close()
+        raise StoreError(f"{path}: cannot read the conversation database ({_one_line(exc)})",
+                         kind="damaged") from None
+    return store
