@@ -26,9 +26,10 @@ plugin gets status ``failed`` (or ``incompatible``) with a one-line ``error``,
 none of its backends is offered, and every other plugin keeps working. The first
 plugin loaded keeps a contested backend name, and the built-in plugins (those of the
 ``moe-console`` distribution) always load before any third-party one: a plugin cannot take
-over ``local`` or ``h100`` by choosing a name that sorts first; it is refused and says so. Exceptions raised inside a
+over ``local`` or ``h100`` by choosing a name that sorts first; it is refused and says so.
+Exceptions raised inside a
 backend's ``stream`` (other than :class:`BackendError`) become a ``Failed``
-event and mark the plugin failed (:meth:`PluginHost.stream`).
+event and mark the plugin failed (:meth:`PluginHost.stream`, :mod:`console.plugin_guard`).
 
 Environment: ``MOE_CONSOLE_PLUGINS`` is a comma-separated allowlist (unset: all
 plugins; set but empty: none, the kill switch); ``MOE_CONSOLE_DISABLE_PLUGINS``
@@ -45,7 +46,7 @@ import warnings
 from dataclasses import dataclass, field, fields
 from importlib import metadata
 from types import MappingProxyType
-from typing import Any, AsyncIterator, Iterable, Literal, Mapping, get_args
+from typing import Any, AsyncIterator, Iterable, Literal, Mapping
 
 import pluggy
 
@@ -56,20 +57,16 @@ from console.api import (
     BackendError,
     BackendInfo,
     Event,
-    Failed,
-    Finished,
     HardwareSpec,
     Option,
     OptionError,
     PluginError,
     Request,
-    Started,
-    TextDelta,
-    Usage,
     declaration_problems,
     spec_problems,
 )
 from console.api import hookspecs
+from console.plugin_guard import describe_error, guarded_stream
 from console.plugin_versions import api_ok, read_declared_api
 
 Status = Literal["not loaded", "loaded", "failed", "disabled", "incompatible"]
@@ -77,7 +74,6 @@ ALLOW_ENV = "MOE_CONSOLE_PLUGINS"
 DENY_ENV = "MOE_CONSOLE_DISABLE_PLUGINS"
 #: The distribution whose plugins are built in; they win every name conflict.
 BUILTIN_DISTRIBUTION = "moe-console"
-_EVENT_TYPES = get_args(Event)
 
 
 @dataclass
@@ -123,18 +119,6 @@ class BackendEntry:
     plugin: str
     cls: type[Backend]
     options: tuple[Option, ...]
-
-
-def describe_error(exc: BaseException) -> str:
-    """One readable line for an exception raised by plugin code."""
-    if isinstance(exc, SyntaxError):
-        where = f" ({os.path.basename(exc.filename or '?')}, line {exc.lineno})"
-        return f"SyntaxError: {exc.msg}{where}"
-    if isinstance(exc, (PluginError, BackendError, OptionError)):
-        text = str(exc)
-    else:
-        text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    return " ".join(text.split()) or type(exc).__name__
 
 
 def _names_from_env(var: str) -> set[str] | None:
@@ -419,41 +403,13 @@ class PluginHost:
         if record is not None and warning not in record.warnings:
             record.warnings = (*record.warnings, warning)
 
-    async def stream(self, backend: Backend, request: Request) -> AsyncIterator[Event]:
-        """``backend.stream(request)``, guarded.
+    def stream(self, backend: Backend, request: Request) -> AsyncIterator[Event]:
+        """``backend.stream(request)``, guarded (see :func:`console.plugin_guard.guarded_stream`);
+        a backend that raises marks its plugin failed."""
 
-        Yields the backend's events up to and including its one ``Finished`` or
-        ``Failed``. ``BackendError`` becomes ``Failed``; any other exception, a
-        non-event, or a stream that ends without a final event becomes ``Failed``
-        with the text so far and marks the plugin failed. Cancelling the task or
-        calling ``aclose()`` closes the backend's generator (its ``finally`` runs).
-        """
-        texts: list[str] = []
-        usage, error, inner = Usage(), "", None
-        at, clock = 0.0, "measured"  # the Failed we may add continues the backend's clock
-        try:
-            inner = backend.stream(request)
-            async for event in inner:
-                if not isinstance(event, _EVENT_TYPES):
-                    raise PluginError(f"stream yielded {type(event).__name__}, not a console.api event")
-                at, clock = max(at, event.at), event.clock
-                if isinstance(event, Started):
-                    usage = Usage(event.prompt_tokens, usage.completion_tokens)
-                elif isinstance(event, TextDelta):
-                    texts.append(event.text)
-                    usage = Usage(usage.prompt_tokens, usage.completion_tokens + len(event.token_ids))
-                yield event
-                if isinstance(event, (Finished, Failed)):
-                    return
-            raise PluginError("stream ended without a Finished or Failed event")
-        except BackendError as exc:
-            error = describe_error(exc)
-        except Exception as exc:  # noqa: BLE001 - plugin code, isolated
-            error = describe_error(exc)
+        def crashed(error: str) -> None:
             record = self.plugin_of(backend)
             if record is not None:
                 self._fail(record, f"backend {backend.info.name!r} raised in stream: {error}")
-        finally:
-            if inner is not None and hasattr(inner, "aclose"):
-                await inner.aclose()
-        yield Failed(error=error, partial_text="".join(texts), usage=usage, at=at, clock=clock)
+
+        return guarded_stream(backend, request, on_crash=crashed)
