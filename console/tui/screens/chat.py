@@ -356,15 +356,19 @@ class ChatScreen(ManageConversations, Screen):
                 worker.cancel()
 
     async def switch_backend(self, name: str) -> None:
+        """Switch; each refused ``[backends.<name>]`` value (table, key, value,
+        rule: the default is used instead) is a notification of its own."""
         was_busy = self.session.busy
         try:
-            await self.session.switch_backend(name)
+            problems = await self.session.switch_backend(name)
         except Exception as exc:  # noqa: BLE001 - PluginError / OptionError: shown, not raised
             self.app.notify(one_line(exc), title="Backend not switched", severity="error", timeout=8)
             return
         await self._wind_down()
         note = " (the reply in flight was stopped and kept)" if was_busy else ""
         self.app.notify(f"Next turn runs on {name}{note}", title="Backend", timeout=4)
+        for problem in problems or ():
+            self.app.notify(problem, title=f"Settings: options of {name}", severity="warning", timeout=10)
         self.refresh_status()
         self.refresh_panels()
 
