@@ -18,7 +18,7 @@ from typing import Any, Awaitable, Callable, Mapping
 
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Grid, Horizontal, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
@@ -78,14 +78,14 @@ class BackendOptionsForm(ModalScreen[bool | None]):
                          "Esc closes[/]", classes="dialog-title")
             if not self.options:
                 yield Static(f"{escape(self.backend_name)} declares no options.", classes="dialog-note")
-            with Grid(id="options-grid"):
-                for option in self.options:
-                    field = option.form_field()
-                    value = self.current.get(option.name, option.default)
-                    yield Label(field["label"])
+            for option in self.options:
+                field = option.form_field()
+                value = self.current.get(option.name, option.default)
+                with Horizontal(classes="option-row"):
+                    yield Label(field["label"], classes="option-label")
                     yield Input(value_text(option, value), id=f"option-{option.name}", compact=True,
-                                placeholder=field["default"] or field["rule"])
-                    yield Static(f"[dim]{escape(field_note(option, value))}[/]", classes="option-note")
+                                placeholder="(empty)")
+                yield Static(f"[dim]{escape(field_note(option, value))}[/]", classes="option-note")
             yield Checkbox(f"also write [backends.{self.backend_name}] in settings.toml", id="options-to-file",
                            compact=True)
             yield Static("", id="options-error")
