@@ -29,7 +29,7 @@ def served():
 
 
 def status_of(app) -> str:
-    return str(app.screen.query_one("#remote-status").render())
+    return str(app.screen.query_one("#form-status").render())
 
 
 async def fill(pilot, app, typed: bool = True, **values: str) -> None:
@@ -145,7 +145,7 @@ async def test_the_options_form_is_the_declared_options_checked_by_their_own_rul
         delay.focus()
         delay.clear()
         await pilot.press(*"-1", "ctrl+s")
-        await wait_for(pilot, lambda: "must be a number >= 0" in str(form.query_one("#options-error").render()))
+        await wait_for(pilot, lambda: "must be a number >= 0" in str(form.query_one("#form-status").render()))
         assert app.screen is form
         delay.clear()
         await pilot.press(*"0.01")

@@ -16,14 +16,13 @@ from __future__ import annotations
 
 from typing import Any, Awaitable, Callable, Mapping
 
-from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from console.api import Option, OptionError
 from console.tui import keys
+from console.tui.screens.forms import FormScreen
 from console.tui.widgets.format import escape
 
 
@@ -60,7 +59,7 @@ def field_note(option: Option, value: Any) -> str:
     return note
 
 
-class BackendOptionsForm(ModalScreen[bool | None]):
+class BackendOptionsForm(FormScreen):
     """Dismissed with True once saved, ``None`` when closed."""
 
     BINDINGS = keys.bindings("options_form")
@@ -88,7 +87,7 @@ class BackendOptionsForm(ModalScreen[bool | None]):
                 yield Static(f"[dim]{escape(field_note(option, value))}[/]", classes="option-note")
             yield Checkbox(f"also write [backends.{self.backend_name}] in settings.toml", id="options-to-file",
                            compact=True)
-            yield Static("", id="options-error")
+            yield Static("", id="form-status")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Save", id="save", variant="primary")
                 yield Button("Cancel", id="cancel")
@@ -100,29 +99,15 @@ class BackendOptionsForm(ModalScreen[bool | None]):
     def texts(self) -> dict[str, str]:
         return {o.name: self.query_one(f"#option-{o.name}", Input).value for o in self.options}
 
-    def _error(self, text: str) -> None:
-        self.query_one("#options-error", Static).update(f"[b $error]{escape(' '.join(text.split()))}[/]")
-
     async def action_save(self) -> None:
         try:
             values = parse_fields(self.options, self.texts())
         except OptionError as exc:
-            self._error(str(exc))
+            self.say(str(exc), error=True)
             return
         error = await self.save(values, self.query_one("#options-to-file", Checkbox).value)
         if error:
-            self._error(error)
+            self.say(error, error=True)
         else:
             self.dismiss(True)
 
-    def action_close(self) -> None:
-        self.dismiss(None)
-
-    @on(Input.Submitted)
-    @on(Button.Pressed, "#save")
-    async def _save_pressed(self) -> None:
-        await self.action_save()
-
-    @on(Button.Pressed, "#cancel")
-    def _cancel_pressed(self) -> None:
-        self.dismiss(None)

@@ -22,11 +22,10 @@ from typing import Any, Awaitable, Callable
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Grid, Horizontal, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from console.tui import keys
-from console.tui.widgets.format import escape
+from console.tui.screens.forms import FormScreen
 
 #: table key -> (label, placeholder); the order of the form
 FIELDS: dict[str, tuple[str, str]] = {
@@ -98,7 +97,7 @@ def check_line(endpoint: Any, info: Any) -> tuple[bool, str]:
     return True, f"reachable · {info.kind} {version} · models: {models}{watch}"
 
 
-class RemoteEndpointForm(ModalScreen[str | None]):
+class RemoteEndpointForm(FormScreen):
     """Dismissed with the saved endpoint's name, or ``None``."""
 
     BINDINGS = keys.bindings("remote_form")
@@ -120,7 +119,7 @@ class RemoteEndpointForm(ModalScreen[str | None]):
                 for key, (label, placeholder) in FIELDS.items():
                     yield Label(label)
                     yield Input(id=f"remote-{key}", placeholder=placeholder, compact=True)
-            yield Static("", id="remote-status")
+            yield Static("", id="form-status")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Check", id="check")
                 yield Button("Save", id="save", variant="primary")
@@ -131,11 +130,6 @@ class RemoteEndpointForm(ModalScreen[str | None]):
 
     def values(self) -> dict[str, str]:
         return {key: self.query_one(f"#remote-{key}", Input).value for key in FIELDS}
-
-    def say(self, text: str, *, error: bool = False) -> None:
-        """One line under the fields."""
-        line = " ".join(text.split())
-        self.query_one("#remote-status", Static).update(f"[b $error]{escape(line)}[/]" if error else escape(line))
 
     def _endpoint(self) -> Any | None:
         try:
@@ -179,9 +173,6 @@ class RemoteEndpointForm(ModalScreen[str | None]):
         else:
             self.dismiss(endpoint.name)
 
-    def action_close(self) -> None:
-        self.dismiss(None)
-
     def on_unmount(self) -> None:
         self.workers.cancel_node(self)  # a check still waiting on a hung server ends with the form
 
@@ -189,11 +180,3 @@ class RemoteEndpointForm(ModalScreen[str | None]):
     def _check_pressed(self) -> None:
         self.action_check()
 
-    @on(Input.Submitted)
-    @on(Button.Pressed, "#save")
-    async def _save_pressed(self) -> None:
-        await self.action_save()
-
-    @on(Button.Pressed, "#cancel")
-    def _cancel_pressed(self) -> None:
-        self.dismiss(None)
