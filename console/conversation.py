@@ -34,7 +34,7 @@ import dataclasses
 import time
 from typing import Any, Callable
 
-from console.api import Backend, Failed, OptionError, PluginError, Request, Sampling
+from console.api import Backend, Failed, OptionError, PluginError, Request, Sampling, resolve_options
 from console.conversation_compare import CompareResult, SideBySide
 from console.metrics import Metrics
 from console.reply import ReplyStream, one_line
@@ -257,6 +257,45 @@ class ChatSession(SideBySide):
             return [f"[backends.{name}] ignored: {one_line(exc)}"]
         return self.settings.checked_options(name, entry.options)[1]
 
+    async def set_backend_options(self, name: str, values: dict[str, Any]) -> None:
+        """``[backends.<name>]`` becomes ``values`` for this session (the file is not
+        touched): checked by the backend's own options first (``OptionError``, nothing
+        changes), then its instance is closed and the next turn gets a new one.
+        ``SessionBusy`` while a reply streams on ``name``."""
+        resolve_options(self.host.entry(name).options, values)
+        if any(r.backend_name == name for r in self.streams()):
+            raise SessionBusy(f"a reply is streaming on {name}; stop it first (Esc)")
+        self.settings = dataclasses.replace(
+            self.settings, backend_options={**self.settings.backend_options, name: dict(values)},
+            option_places={k: v for k, v in self.settings.option_places.items() if k[0] != name})
+        await self._close(self._backends.pop(name, None))
+
+    async def use_host(self, host: Any) -> None:
+        """Take a plugin host discovered again (a new remote endpoint, say): backends
+        are created from it from now on. Idle instances are closed; a reply in flight
+        ends on its own instance. The conversation and the current backend stay."""
+        self.host = host
+        running = {id(r.backend) for r in self.streams()}
+        for name, backend in list(self._backends.items()):
+            if id(backend) not in running:
+                await self._close(self._backends.pop(name))
+
+    async def _close(self, backend: Backend | None) -> None:
+        try:
+            if backend is not None:
+                await backend.aclose()
+        except Exception as exc:  # noqa: BLE001 - plugin code
+            self.problems.append(f"backend {backend.info.name!r} failed to close: {one_line(exc)}")
+
+    def streams(self) -> list[ReplyStream]:
+        """The replies streaming now: the chat's and the side-by-side runs."""
+        return [r for r in [self._reply, *self._compares] if r is not None and not r.done.is_set()]
+
+    @property
+    def last_reply(self) -> ReplyStream | None:
+        """The chat's latest reply (streaming or over), for its ``warning``."""
+        return self._reply
+
     @property
     def busy(self) -> bool:
         """True while a reply (or a compare run) is streaming."""
@@ -390,10 +429,7 @@ class ChatSession(SideBySide):
         for reply in pending:
             await reply.wait()
         for backend in self._backends.values():
-            try:
-                await backend.aclose()
-            except Exception as exc:  # noqa: BLE001 - plugin code
-                self.problems.append(f"backend {backend.info.name!r} failed to close: {one_line(exc)}")
+            await self._close(backend)
         self._backends.clear()
 
 

@@ -29,6 +29,7 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from console.tui import gcpause, keys
+from console.tui.backend_forms import BackendForms
 from console.tui.providers import BackendProvider, ConversationProvider
 
 #: Actions that act on the chat; disabled while another screen is on top.
@@ -40,7 +41,7 @@ CHAT_ACTIONS = frozenset({
 REPLACED_SYSTEM_COMMANDS = frozenset({"Keys"})
 
 
-class ConsoleApp(App[int]):
+class ConsoleApp(BackendForms, App[int]):
     """moe-console's terminal UI."""
 
     TITLE = "moe-console"
@@ -60,6 +61,7 @@ class ConsoleApp(App[int]):
         settings_problems: Iterable[str] = (),
         clock: Callable[[], float] | None = None,
         session: Any | None = None,
+        discover: Callable[[Any], Any] | None = None,
     ) -> None:
         super().__init__()
         from console.metrics import Metrics
@@ -72,11 +74,13 @@ class ConsoleApp(App[int]):
         self.settings = settings
         self.problems: list[str] = list(settings_problems)
         self.clock = clock or time.monotonic
-        if host is None:
-            from console.plugins import PluginHost
+        if discover is None:
+            from console.configured import discover_configured
 
-            host = PluginHost.discover(config=getattr(settings, "plugin_tables", None))
-        self.host = host
+            discover = discover_configured
+        self._discover = discover
+        host = self.host = host if host is not None else discover(settings)
+        self._stalls_named: set[str] = set()
         if session is None:
             if store is None:
                 from console.store_open import open_store
@@ -115,6 +119,7 @@ class ConsoleApp(App[int]):
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         self.problems.extend(getattr(self.session, "problems", []) or [])
         self.push_screen(ChatScreen())
+        self.set_interval(0.25, self.name_stalled_plugins, name="stalls")
         for problem in self.problems:
             self.notify(problem, title="Settings", severity="warning", timeout=10)
 
@@ -303,6 +308,10 @@ class ConsoleApp(App[int]):
                             lambda: self.chat.manage_current("pin"))
         yield SystemCommand("Delete conversation…", "Asks first", lambda: self.chat.manage_current("delete"))
         yield SystemCommand("Switch backend…", "Pick the backend of the next turn", self.action_backends)
+        yield SystemCommand("Backend options…", "The current backend's options (o in the picker for another)",
+                            self.open_backend_options)
+        yield SystemCommand("Add a remote endpoint…", "An OpenAI-compatible server (vLLM, SGLang, serve…) as a backend",
+                            self.open_remote_form)
         yield SystemCommand("Sampling & system prompt…", "Temperature, top-p, top-k, max tokens, seed",
                             self.action_sampling)
         yield SystemCommand("Side by side…", "One prompt streaming on 2-4 backends at once", self.action_compare)

@@ -56,8 +56,21 @@ KEYS: dict[str, tuple[str, tuple[Row, ...]]] = {
         ("p", "pin", "Pin", "Pin or unpin", "chats.pin", True),
         ("delete", "delete", "Delete", "Delete (asks first)", "chats.delete", True),
     )),
-    "picker": ("Backend picker", (
+    "picker": ("Backend picker (ctrl+b)", (
         ("escape", "dismiss(None)", "Close", "Close", "picker.close", True),
+        ("o", "options", "Options", "Options of the highlighted backend", "picker.options", True),
+        ("a", "add_remote", "Add remote", "Add a remote endpoint (an OpenAI-compatible server)",
+         "picker.add_remote", True),
+    )),
+    "options_form": ("Backend options form (o in the picker)", (
+        ("escape", "close", "Close", "Close without saving", "options.close", True),
+        ("ctrl+s", "save", "Save", "Save (this session; settings.toml if ticked)", "options.save", True),
+    )),
+    "remote_form": ("Remote endpoint form (a in the picker)", (
+        ("escape", "close", "Close", "Close without saving", "remote.close", True),
+        ("ctrl+g", "check", "Check", "Check the endpoint: reachability, models, server kind", "remote.check", True),
+        ("ctrl+s", "save", "Save", "Save it to settings.toml; the backend is in the picker at once",
+         "remote.save", True),
     )),
     "sampling": ("Sampling form", (
         ("escape", "dismiss(None)", "Close", "Close", "sampling.close", True),

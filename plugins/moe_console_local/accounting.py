@@ -6,6 +6,13 @@ when it began this sequence's prefill, so the whole time to first token is
 counted as prefill). Cost charges this machine's price per hour
 for the measured time: prefill time to the prompt tokens, decode time to the
 generated tokens, expressed as USD per million tokens at the measured rates.
+
+The engine reuses the cache of a prompt's known prefix (earlier turns of the
+conversation), so a later turn prefills only its new tokens: its input rate,
+spread over every prompt token, is lower than a first turn's, as a server
+with prefix caching bills cached input tokens lower (the label says so). The
+first turn's prefill holds no one-time work: the engine prepares the model's
+weights before the reply's clock starts (``console.engine.aio.shared_engine``).
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ def measured_cost(timing: Timing, usage: Usage, price_usd_per_hour: float) -> Co
         note, date = PRICE_NOTE, PRICE_DATE
     else:
         note, date = "price_usd_per_hour option (set by the user)", ""
+    note += "; input rate over every prompt token, prefix-cache hits included"
     if usage.completion_tokens and not gaps:
         note += "; output rate not measured (one token)"
     return Cost(

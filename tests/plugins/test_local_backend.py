@@ -188,3 +188,29 @@ async def test_long_conversation_drops_its_oldest_turns_to_fit_the_window(tmp_pa
     assert isinstance(done, Finished), events[-1]
     assert done.usage.prompt_tokens <= 64 - 8  # room left for the reply
     assert done.usage.completion_tokens > 0
+
+
+async def test_the_first_reply_does_not_time_the_model_s_one_time_preparation(tmp_path, monkeypatch):
+    """Issue 12: ``local``'s cost per million input tokens went from $1.451 to $0.004 between
+    turns. Its prefill time is measured from the moment the model is loaded; the engine then
+    prepared each layer (weights packed) during the first forward pass, inside that window.
+    Every layer must be built before the reply's clock starts (its Started event), so the
+    first turn's prefill is a prefill like the others."""
+    from console.engine.model import Model
+
+    built: list[float] = []
+    build = Model._build_layer
+
+    def timed_build(self, i):
+        built.append(time.monotonic())
+        return build(self, i)
+
+    monkeypatch.setattr(Model, "_build_layer", timed_build)
+    path = str(write_tiny_model(tmp_path / "fresh-v3"))  # a model no other test loaded
+    started_at = None
+    async for event in LocalBackend(model_path=path).stream(_request(max_tokens=3)):
+        if isinstance(event, Started):
+            started_at = time.monotonic()
+        assert not isinstance(event, Failed), event
+    assert started_at is not None and built, "the model was not loaded by this reply"
+    assert max(built) < started_at, "layers were prepared inside the first reply's timed prefill"

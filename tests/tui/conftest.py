@@ -65,13 +65,14 @@ def long_options(tmp_path_factory):
 
 @pytest.fixture
 def make_host(tmp_path):
-    """``make_host("scripted", "broken", builtin=True)`` -> a fresh PluginHost."""
+    """``make_host("scripted", "broken", builtin=True, config=None)`` -> a fresh
+    PluginHost (``config``: the settings' plugin tables, e.g. ``[remote.*]``)."""
 
-    def make(*standins: str, builtin: bool = True) -> PluginHost:
+    def make(*standins: str, builtin: bool = True, config=None) -> PluginHost:
         dists = [metadata.distribution("moe-console")] if builtin else []
         if standins:
             dists.append(standin_distribution(tmp_path / f"dist{next(_counter)}", list(standins)))
-        return PluginHost.discover(allow=None, deny=(), distributions=dists)
+        return PluginHost.discover(allow=None, deny=(), distributions=dists, config=config)
 
     return make
 
@@ -86,7 +87,8 @@ def make_app(tmp_path, make_host):
     """``make_app(backend="local", host=None, **settings)`` -> a ConsoleApp on a
     database under ``tmp_path`` (the same file for every app of one test, so
     a second app sees what the first stored). ``$MOE_CONSOLE_TUI_TEST_MODEL``
-    sets the ``local`` backend's ``model_path``."""
+    sets the ``local`` backend's ``model_path``. Discovering the plugins again
+    (a remote endpoint added in the TUI) gives the built-ins and ``scripted``."""
     from console.tui.app import ConsoleApp
 
     def make(backend: str = "local", *, host=None, clock=None, problems=(), sampling=None, **fields):
@@ -97,8 +99,9 @@ def make_app(tmp_path, make_host):
             fields["backend_options"] = options
         settings = Settings(default_backend=backend, sampling=sampling or Sampling(max_tokens=48, temperature=0.0,
                                                                                    seed=7), **fields)
-        return ConsoleApp(host=host or make_host("scripted"), store_path=tmp_path / "conversations.db",
-                          settings=settings, settings_problems=problems, clock=clock)
+        return ConsoleApp(host=host or make_host("scripted", config=settings.plugin_tables),
+                          store_path=tmp_path / "conversations.db", settings=settings, settings_problems=problems,
+                          clock=clock, discover=lambda s: make_host("scripted", config=s.plugin_tables))
 
     return make
 

@@ -1,10 +1,14 @@
-"""A plugin that blocks its event loop cannot freeze the console (issue: hardening)."""
+"""A plugin that blocks its event loop cannot freeze the console, and is named once (issue 13)."""
 
 from __future__ import annotations
 
 import asyncio
 
 from tui_helpers import wait_for
+
+
+def stall_notices(app) -> list[str]:
+    return [n.message for n in app._notifications if n.title == "A plugin blocks its event loop"]
 
 
 async def test_a_blocking_plugin_leaves_the_screen_responsive_and_esc_working(make_app, make_host):
@@ -30,5 +34,14 @@ async def test_a_blocking_plugin_leaves_the_screen_responsive_and_esc_working(ma
             assert app.session.conversation.messages[-1].status == "cancelled"
             await wait_for(pilot, lambda: host.plugin("blocking").warnings, timeout=10)
             assert "backend 'blocking' blocked its event loop" in host.plugin("blocking").warnings[0]
+            # the user is told which plugin it was, once: a second blocking reply adds no second notice
+            await wait_for(pilot, lambda: stall_notices(app), timeout=10)
+            await pilot.press(*"again", "enter")
+            await wait_for(pilot, lambda: app.session.last_reply.warning, timeout=10)
+            await asyncio.wait_for(pilot.press("escape"), 10)
+            await wait_for(pilot, lambda: not app.session.busy, timeout=10)
+            await pilot.pause(0.3)  # one more turn of the 4 Hz check
+            assert len(stall_notices(app)) == 1
+            assert "Plugin 'blocking'" in stall_notices(app)[0] and "blocked its event loop" in stall_notices(app)[0]
     finally:
         tui_blocking.RELEASE.set()

@@ -1,6 +1,8 @@
 """The backend picker: every backend the loaded plugins provide, with its kind
 (local / modeled / remote), hardware, model and status. Enter switches to
-the highlighted one (the screen is dismissed with its name); Esc closes.
+the highlighted one (the screen is dismissed with its name); ``o`` opens the
+highlighted backend's options form, ``a`` the form that adds a remote
+endpoint (the new backend is listed, highlighted, once saved); Esc closes.
 
 Failed plugins are named under the table (their backends are not offered);
 the plugins screen (F5) shows their errors in full.
@@ -66,22 +68,31 @@ class BackendPicker(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker-box", classes="dialog"):
-            yield Static("[b]Switch backend[/]  [dim]Enter switches · Esc closes · the chat is kept[/]",
-                         classes="dialog-title")
+            yield Static("[b]Switch backend[/]  [dim]Enter switches · o options · a adds a remote endpoint · "
+                         "Esc closes · the chat is kept[/]", classes="dialog-title")
             yield DataTable(id="backend-table", cursor_type="row", zebra_stripes=True)
             yield Static("", id="picker-detail", classes="dialog-note")
             yield Static("", id="picker-note", classes="dialog-note")
 
     def on_mount(self) -> None:
+        self.query_one(DataTable).add_columns("backend", "kind", "hardware", "status")
+        self.reload(self.host)
+        self.query_one(DataTable).focus()
+
+    def reload(self, host, highlight: str | None = None) -> None:
+        """List the backends of ``host`` (the app's, discovered again after a
+        remote endpoint was added), the cursor on ``highlight`` or the current one."""
+        self.host = host
         table = self.query_one(DataTable)
-        table.add_columns("backend", "kind", "hardware", "status")
+        table.clear()
         rows = backend_rows(self.host, self.current)
         for name, kind, hardware, status in rows:
             status_cell = Text(status, style="bold green" if status == "current" else "")
             table.add_row(name, Text(kind, style=KIND_STYLE.get(kind, "")), hardware, status_cell, key=name)
         names = [r[0] for r in rows]
-        if self.current in names:
-            table.move_cursor(row=names.index(self.current))
+        wanted = highlight if highlight in names else self.current
+        if wanted in names:
+            table.move_cursor(row=names.index(wanted))
         broken = [p for p in self.host.plugins if p.status in ("failed", "incompatible")]
         note = ""
         if broken:
@@ -90,7 +101,20 @@ class BackendPicker(ModalScreen[str | None]):
         if not rows:
             note = "[$error]No backend available.[/] " + note
         self.query_one("#picker-note", Static).update(note)
-        table.focus()
+
+    def _highlighted(self) -> str | None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
+    def action_options(self) -> None:
+        name = self._highlighted()
+        if name is not None:
+            self.app.open_backend_options(name)
+
+    def action_add_remote(self) -> None:
+        self.app.open_remote_form()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         try:

@@ -43,7 +43,8 @@ WELCOME = (
     "[b]Welcome to moe-console.[/] The built-in model of the [b]local[/] backend is a 4.9M-parameter "
     "demo: it learned the chat format, not facts, so its replies read like chat but say nothing true. "
     "For real answers, set [b]model_path[/] under [b][backends.local][/] in settings.toml to a real "
-    "checkpoint folder, or pick a remote backend (ctrl+b) once a remote plugin is set up. "
+    "checkpoint folder, or add a server you run (vLLM, SGLang, moe-console serve...) as a remote backend "
+    "(ctrl+b, then a). "
     "The panels (F3, or the strip below) show each reply's speed, latency, cost, MoE routing and "
     "context use, each labelled [b]measured[/] on this machine or [b]modeled[/] for the hardware a "
     "modeled backend stands for (h100, ascend950). ctrl+t runs one prompt on several backends side by "
@@ -356,15 +357,19 @@ class ChatScreen(ManageConversations, Screen):
                 worker.cancel()
 
     async def switch_backend(self, name: str) -> None:
+        """Switch; each refused ``[backends.<name>]`` value (table, key, value,
+        rule: the default is used instead) is a notification of its own."""
         was_busy = self.session.busy
         try:
-            await self.session.switch_backend(name)
+            problems = await self.session.switch_backend(name)
         except Exception as exc:  # noqa: BLE001 - PluginError / OptionError: shown, not raised
             self.app.notify(one_line(exc), title="Backend not switched", severity="error", timeout=8)
             return
         await self._wind_down()
         note = " (the reply in flight was stopped and kept)" if was_busy else ""
         self.app.notify(f"Next turn runs on {name}{note}", title="Backend", timeout=4)
+        for problem in problems or ():
+            self.app.notify(problem, title=f"Settings: options of {name}", severity="warning", timeout=10)
         self.refresh_status()
         self.refresh_panels()
 

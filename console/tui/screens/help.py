@@ -25,7 +25,7 @@ def help_markup(keymap: dict[str, str] | None = None) -> str:
     """The help text: one section per part of the console."""
     keymap = keymap or {}
     lines = ["[b]moe-console keys[/]  [dim]Esc or F1 closes · keys can be rebound in settings.toml "
-             "[keymap] by the id shown[/]", ""]
+             "\\[keymap] by the id shown[/]", ""]
     for title, rows in keys.KEYS.values():
         lines.append(f"[b $accent]{escape(title)}[/]")
         for key, _action, _word, description, binding_id, _shown in rows:

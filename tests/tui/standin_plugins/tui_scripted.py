@@ -50,6 +50,8 @@ class ScriptedBackend(Backend):
     capabilities = Capabilities(cancel=True, routing_stats=True, modeled_timings=True, cost=True)
     options = (
         Option("delay", "float", 0.0, "seconds between words (makes a reply slow)", minimum=0.0),
+        # stands in for a real backend's API key option: the forms must show its variable, never its value
+        Option("api_key_env", "secret", "", "environment variable holding a key (the stand-in never reads it)"),
     )
 
     async def stream(self, request):
