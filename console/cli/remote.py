@@ -121,20 +121,11 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _check(endpoint) -> dict[str, Any]:
-    import httpx
-
-    from moe_console_remote.detect import probe
-
-    timeout = httpx.Timeout(endpoint.connect_timeout_s, read=min(endpoint.read_timeout_s, 10.0))
-    async with httpx.AsyncClient(timeout=timeout) as client:
-        info = await probe(client, endpoint.url, endpoint.headers(), endpoint.hardware)
-    return info.as_dict()
-
-
 def run_check(args: argparse.Namespace) -> int:
     endpoint = _known(_endpoints()[0], args.name)
-    info = asyncio.run(_check(endpoint))
+    from moe_console_remote.detect import check_endpoint
+
+    info = asyncio.run(check_endpoint(endpoint)).as_dict()
     if info["error"] and endpoint.key_note() and " 401 " in info["error"]:
         info["error"] += endpoint.key_note()
     if args.json:

@@ -172,3 +172,11 @@ async def probe(client: httpx.AsyncClient, url: str, headers: dict[str, str] | N
         info.kind = "vllm-ascend"
         info.evidence.append(f"vLLM on declared hardware {declared_hardware!r} (not visible on the wire)")
     return info
+
+
+async def check_endpoint(endpoint) -> ServerInfo:
+    """:func:`probe` of a configured endpoint (``config.Endpoint``) with its own key and
+    timeouts (reads capped at 10 s): what ``moe-console remote check`` and the TUI's form show."""
+    timeout = httpx.Timeout(endpoint.connect_timeout_s, read=min(endpoint.read_timeout_s, 10.0))
+    async with httpx.AsyncClient(timeout=timeout) as client:
+        return await probe(client, endpoint.url, endpoint.headers(), endpoint.hardware)

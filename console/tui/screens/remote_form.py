@@ -74,17 +74,6 @@ def checked_endpoint(values: dict[str, str]) -> Any:
     return endpoint
 
 
-async def probe_endpoint(endpoint: Any) -> Any:
-    """``moe-console remote check``'s probe of ``endpoint``: a ``ServerInfo``."""
-    import httpx
-
-    from moe_console_remote.detect import probe
-
-    timeout = httpx.Timeout(endpoint.connect_timeout_s, read=min(endpoint.read_timeout_s, 10.0))
-    async with httpx.AsyncClient(timeout=timeout) as client:
-        return await probe(client, endpoint.url, endpoint.headers(), endpoint.hardware)
-
-
 def check_line(endpoint: Any, info: Any) -> tuple[bool, str]:
     """``(ok, one line)`` for what the probe found."""
     if info.error:
@@ -154,7 +143,9 @@ class RemoteEndpointForm(FormScreen):
     @work(exclusive=True, group="remote-check", exit_on_error=False, description="check endpoint")
     async def _check(self, endpoint: Any) -> None:
         try:
-            info = await probe_endpoint(endpoint)
+            from moe_console_remote.detect import check_endpoint
+
+            info = await check_endpoint(endpoint)
         except Exception as exc:  # noqa: BLE001 - anything the probe did not turn into a line
             self.checked = (False, f"unreachable: {' '.join(str(exc).split()) or type(exc).__name__}")
         else:
