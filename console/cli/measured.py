@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from console.perf.fitting import BOUNDS, at_bounds
 from console.perf.own_runs import calibrate_to, measured_rows
 
 __all__ = ["calibrate_to", "calibration_lines", "chip_resolver", "measured_lines", "measured_rows"]
@@ -64,4 +65,10 @@ def calibration_lines(calibrated: dict[str, dict[str, Any]]) -> list[str]:
         after = "n/a" if c["error_after"] is None else f"{c['error_after']:.0%}"
         lines.append(f"calibrated {hardware} to your measured run ({c['runs']} figures): {moved}; "
                      f"median error {before} -> {after}. {hardware} is modeled with these factors above.")
+        edges = at_bounds({k: m["to"] for k, m in c["moved"].items()}, c["moved"])
+        if edges:
+            lines.append(f"  warning: {', '.join(edges)} ended on the edge of its range "
+                         f"({', '.join(f'{k} in [{BOUNDS[k][0]:g}, {BOUNDS[k][1]:g}]' for k in edges)}): the model "
+                         f"cannot reach these figures on {hardware}; check the hardware, chip count and serving "
+                         "setup declared for the run (a run on another machine gives meaningless factors)")
     return lines

@@ -30,7 +30,15 @@ from console.perf.stacks import Stack
 from console.perf.stacks import stack as stack_of
 
 FREE = ("eta", "overlap", "mfu")
-_BOUNDS = {"eta": (1e-3, 5.0), "overlap": (0.0, 1.0), "mfu": (1e-3, 1.0)}
+#: The range each fitted factor may take; a fit that ends on an edge could not match the runs.
+BOUNDS = {"eta": (1e-3, 5.0), "overlap": (0.0, 1.0), "mfu": (1e-3, 1.0)}
+_BOUNDS = BOUNDS
+
+
+def at_bounds(values: dict[str, float], names) -> list[str]:
+    """The factors among ``names`` that a fit left on an edge of :data:`BOUNDS`."""
+    return [n for n in names if n in BOUNDS and any(abs(values[n] - edge) <= 1e-9 * max(1.0, abs(edge))
+                                                    for edge in BOUNDS[n])]
 ChipResolver = Callable[[str], Chip]
 
 

@@ -140,6 +140,19 @@ def test_compare_calibrate_fits_the_model_to_the_file_bench_serve_wrote(vs_run, 
     assert set(fit["moved"]) >= {"eta", "overlap"} and fit["error_after"] <= fit["error_before"]
 
 
+def test_calibrate_warns_when_a_factor_ends_on_the_edge_of_its_range(vs_run, capsys):
+    """A CPU run declared as H200 cannot be fitted: the fit pins a factor to its bound, and says so."""
+    _, doc, path = vs_run
+    assert main(["compare", "--calibrate", str(path), "--backends", "h200", "--json"]) == 0
+    moved = json.loads(capsys.readouterr().out)["calibration"]["h200"]["moved"]
+    from console.perf.fitting import at_bounds
+
+    edges = at_bounds({k: m["to"] for k, m in moved.items()}, moved)
+    assert main(["compare", "--calibrate", str(path), "--backends", "h200"]) == 0
+    out = capsys.readouterr().out
+    assert edges and f"warning: {', '.join(edges)} ended on the edge of its range" in out
+
+
 def test_json_has_the_document_and_ratios(served, capsys):
     assert main(["bench", "serve", "--url", served.url, "--vs", served.url, "--json", "--requests", "2",
                  "--concurrency", "1,2", "--prompt-tokens", "16", "--output-tokens", "4"]) == 0
