@@ -22,11 +22,12 @@ import numpy as np
 
 from ..checkpoint import Checkpoint
 from ..model import _UNSET, Model, Routing
-from ..ops import lin, rms_norm, transposed
+from ..ops import lin, rms_norm
 from ..safetensors import to_float32
 from .cache import V4Cache
 from .config import V4Config
 from .hyper import HyperHead
+from .layout import pack_wide
 from .names import Names
 from .rope import PairRope
 from .weights import V4Layer, check_v4_checkpoint, top_specs
@@ -72,7 +73,7 @@ class V4Model(Model):
             with self._lock:
                 if self._lm_head is None:
                     name = self._embed_name if self.config.tie_word_embeddings else self.names("head.weight")
-                    self._lm_head = transposed(self._ckpt.float32(name))
+                    self._lm_head = pack_wide(self._ckpt.float32(name).T)
         return self._lm_head
 
     def embed(self, ids: np.ndarray) -> np.ndarray:

@@ -5,8 +5,10 @@ Learned layers pick the top-k of ``scores + bias`` (the bias selects, never weig
 groups); hash layers take the experts a frozen table gives the *token id*, ``tid2eid[id]``.
 Weights are the chosen scores, renormalised (``+ 1e-20``; see ``V4Config.renormalize``), times
 ``routed_scaling_factor``. Experts and the shared expert are SwiGLU with the ``swiglu_limit``
-clamp (``gate <= L``, ``-L <= up <= L``) when the limit is > 0. Dispatch is the engine's
-(``ffn.dispatch_experts``) with the clamped activation.
+clamp (``gate <= L``, ``-L <= up <= L``) when the limit is > 0. Dispatch of many tokens is the
+engine's (``ffn.dispatch_experts``) with the clamped activation; one token (batch-1 decode) takes
+:meth:`V4MoE.decode_one`: its k experts' and the shared expert's gate/up rows in one buffer, one
+activation, the routing weights applied before the down projections, one sum.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..ffn import dispatch_experts
-from ..ops import lin, pack, sigmoid, silu_mul, transposed
+from ..ops import lin, lin_into, sigmoid, silu_mul
 from ..routing import _softmax, _topk
 from .config import V4Config
+from .layout import pack_wide
 
 
 def sqrt_softplus(u: np.ndarray) -> np.ndarray:
@@ -41,11 +44,11 @@ class V4MoE:
     def __init__(self, cfg: V4Config, w: dict[str, np.ndarray], hashed: bool) -> None:
         self.cfg, self.hashed = cfg, hashed
         self.E, self.k, self.inter = cfg.n_routed_experts, cfg.num_experts_per_tok, cfg.moe_intermediate_size
-        self.w_in = transposed(np.concatenate([w["gate"], w["shared_w1"], w["shared_w3"]]))
-        self.w_shared_down = transposed(w["shared_w2"])
+        self.w_in = pack_wide(np.concatenate([w["gate"], w["shared_w1"], w["shared_w3"]]).T)
+        self.w_shared_down = pack_wide(w["shared_w2"].T)
         self.bias = None if hashed else w["bias"].astype(np.float32)
         self.tid2eid = w["tid2eid"].astype(np.int64) if hashed else None
-        self.gate_up, self.down = pack(w["experts_gate_up"]), pack(w["experts_down"])
+        self.gate_up, self.down = pack_wide(w["experts_gate_up"]), pack_wide(w["experts_down"])
         self.score = SCORES[cfg.scoring_func]
         self.act = clamped_swiglu(cfg.swiglu_limit)
 
@@ -68,9 +71,29 @@ class V4MoE:
 
     def __call__(self, h: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """h (N, H), token ids (N,) -> (output (N, H), expert ids (N, k), weights (N, k))."""
+        if h.shape[0] == 1:
+            return self.decode_one(h, ids)
         E, I = self.E, self.inter
         r = lin(h, self.w_in)
         idx, w = self.route(r[:, :E], ids)
         out = dispatch_experts(h, idx, w, self.gate_up, self.down, I, self.act)
         out += lin(self.act(r[:, E:E + I], r[:, E + I:]), self.w_shared_down)
         return out, idx, w
+
+    def decode_one(self, h: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`__call__` for one token, in fewer numpy calls (same arithmetic)."""
+        E, I, k = self.E, self.inter, self.k
+        r = lin(h, self.w_in)
+        idx, w = self.route(r[:, :E], ids)
+        gu = np.empty((k + 1, 2 * I), np.float32)
+        gu[k] = r[0, E:]
+        experts = idx[0].tolist()
+        for j, e in enumerate(experts):
+            lin_into(h, self.gate_up[e], gu[j:j + 1])
+        act = self.act(gu[:, :I], gu[:, I:])
+        act[:k] *= w[0][:, None]
+        ys = np.empty((k + 1, h.shape[1]), np.float32)
+        for j, e in enumerate(experts):
+            lin_into(act[j:j + 1], self.down[e], ys[j:j + 1])
+        lin_into(act[k:], self.w_shared_down, ys[k:])
+        return ys.sum(axis=0, keepdims=True), idx, w
