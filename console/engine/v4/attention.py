@@ -34,6 +34,8 @@ BLOCK_FLOATS = 1 << 23     # floats a query block's scores may take (32 MiB)
 
 
 class V4Attention:
+    STREAMED = ("w_h", "w_q", "wo_a", "wo_b")       # decode order (see layout.gather)
+
     def __init__(self, cfg: V4Config, w: dict[str, np.ndarray], rope: PairRope,
                  compressor: Compressor | None, indexer: Indexer | None) -> None:
         self.cfg, self.rope, self.compressor, self.indexer = cfg, rope, compressor, indexer
@@ -111,7 +113,8 @@ class V4Attention:
     # ----- one new token ---------------------------------------------------------------------
     def _attend_one(self, q, state: LayerState, p: int, iq, iw, row: int, out) -> None:
         """q (heads, dim) of the token at ``p``, already in the ring; its entries all closed."""
-        keys = state.window_keys(p)
+        ring = state.window_keys(p)
+        entries = None
         if self.compressor is not None and state.compressor.count:
             entries = state.compressor.view()
             if self.indexer is not None:
@@ -124,17 +127,22 @@ class V4Attention:
                     index = np.arange(n)
                 if self.trace is not None:
                     self.trace.append(index)
-            keys = np.concatenate([keys, entries])
         elif self.indexer is not None and self.trace is not None:
             self.trace.append(np.zeros(0, np.int64))
-        s = np.matmul(q, keys.T)
+        nw = len(ring)
+        s = np.empty((self.heads, nw + (0 if entries is None else len(entries))), np.float32)
+        np.matmul(q, ring.T, out=s[:, :nw])
+        if entries is not None:
+            np.matmul(q, entries.T, out=s[:, nw:])
         s *= self.scale
         top = np.maximum(s.max(axis=1), self.sinks)
         s -= top[:, None]
         np.exp(s, out=s)
         denom = s.sum(axis=1)
         denom += np.exp(self.sinks - top)
-        np.matmul(s, keys, out=out)
+        np.matmul(s[:, :nw], ring, out=out)
+        if entries is not None:
+            out += s[:, nw:] @ entries
         out /= denom[:, None]
 
     # ----- many tokens of one sequence -------------------------------------------------------

@@ -57,6 +57,10 @@ class LayerState:
     def write_window(self, kv: np.ndarray, positions: np.ndarray) -> None:
         """Keep the last ``window`` of these rows (positions ascending) in the ring."""
         w = self.ring.shape[0]
+        if len(positions) == 1:
+            p = int(positions[0])
+            self.ring[p % w], self.ring_pos[p % w] = kv[0], p
+            return
         kv, positions = kv[-w:], positions[-w:]
         slots = positions % w
         self.ring[slots] = kv

@@ -93,6 +93,8 @@ class Compressor:
 
 
 class Indexer:
+    STREAMED = ("w_weights",)
+
     def __init__(self, wq_b: np.ndarray, weights_proj: np.ndarray, compressor: Compressor, heads: int,
                  dim: int, topk: int, rope: PairRope) -> None:
         self.rows = wq_b                              # (heads dim, q_lora_rank): fused into the query matrix

@@ -22,13 +22,20 @@ import numpy as np
 from ..ops import rms_scale, sigmoid, softmax_inplace
 
 
-def _unit_rms(flat: np.ndarray, eps: float) -> np.ndarray:
-    var = np.einsum("ij,ij->i", flat, flat)[:, None] / flat.shape[1]
-    return flat / np.sqrt(var + eps)
+def _mix_logits(flat: np.ndarray, w: np.ndarray, eps: float) -> np.ndarray:
+    """``w . (flat / rms(flat))`` per row of flat (N, hc H): the scale applied to the few
+    outputs instead of the wide input."""
+    var = np.einsum("ij,ij->i", flat, flat)[:, None]
+    var *= np.float32(1 / flat.shape[1])
+    var += np.float32(eps)
+    return (flat @ w.T) / np.sqrt(var)
 
 
 def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    z = math.exp(x)
+    return z / (1.0 + z)
 
 
 def _sinkhorn4(c: list[float], iters: int, e: float) -> list[float]:
@@ -54,11 +61,16 @@ def _sinkhorn4(c: list[float], iters: int, e: float) -> list[float]:
 
 
 class HyperConnection:
+    STREAMED = ("w",)
+
     def __init__(self, fn: np.ndarray, base: np.ndarray, scale: np.ndarray, hc: int, iters: int,
                  hc_eps: float, norm_eps: float) -> None:
         self.w = np.ascontiguousarray(fn, dtype=np.float32)      # ((2 + hc) hc, hc H): w @ x streams it
         self.base, self.scale = base.astype(np.float32), scale.astype(np.float32)
         self.hc, self.iters, self.hc_eps, self.norm_eps = hc, iters, np.float32(hc_eps), norm_eps
+        s0, s1, s2 = self.scale.tolist()
+        self._scales = [s0] * hc + [s1] * hc + [s2] * hc * hc      # per mixing logit, for _weights_one
+        self._base = self.base.tolist()
 
     def decode_arrays(self) -> list[np.ndarray]:
         return [self.w]
@@ -68,7 +80,7 @@ class HyperConnection:
         if X.shape[0] == 1 and self.hc == 4:
             return self._weights_one(X)
         n, hc = X.shape[0], self.hc
-        a = _unit_rms(X.reshape(n, -1), self.norm_eps) @ self.w.T
+        a = _mix_logits(X.reshape(n, -1), self.w, self.norm_eps)
         pre = sigmoid(a[:, :hc] * self.scale[0] + self.base[:hc]) + self.hc_eps
         post = 2 * sigmoid(a[:, hc:2 * hc] * self.scale[1] + self.base[hc:2 * hc])
         comb = softmax_inplace((a[:, 2 * hc:] * self.scale[2] + self.base[2 * hc:]).reshape(n, hc, hc))
@@ -82,21 +94,17 @@ class HyperConnection:
     def _weights_one(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """:meth:`weights` of one token with hc = 4, the 24 mixing numbers in Python floats."""
         flat = X.reshape(-1)
-        a = (self.w @ flat).tolist()
-        r = rms_scale(flat, self.norm_eps)
-        (s0, s1, s2), base, e = self.scale.tolist(), self.base.tolist(), float(self.hc_eps)
-        pre = [_sigmoid(a[j] * r * s0 + base[j]) + e for j in range(4)]
-        post = [2.0 * _sigmoid(a[j] * r * s1 + base[j]) for j in range(4, 8)]
+        r, e = rms_scale(flat, self.norm_eps), float(self.hc_eps)
+        z = [v * r * s + b for v, s, b in zip((self.w @ flat).tolist(), self._scales, self._base)]
+        mix = [_sigmoid(v) + e for v in z[:4]] + [2.0 * _sigmoid(v) for v in z[4:8]]
         comb = []
-        for row in range(4):
-            z = [a[j] * r * s2 + base[j] for j in range(8 + 4 * row, 12 + 4 * row)]
-            top = max(z)
-            z = [math.exp(v - top) for v in z]
-            total = sum(z)
-            comb += [v / total + e for v in z]
-        comb = _sinkhorn4(comb, self.iters, e)
-        return (np.array([pre], np.float32), np.array([post], np.float32),
-                np.array(comb, np.float32).reshape(1, 4, 4))
+        for row in range(8, 24, 4):
+            top = max(z[row:row + 4])
+            exps = [math.exp(v - top) for v in z[row:row + 4]]
+            total = sum(exps)
+            comb += [v / total + e for v in exps]
+        out = np.array(mix + _sinkhorn4(comb, self.iters, e), np.float32)
+        return out[None, :4], out[None, 4:8], out[8:].reshape(1, 4, 4)
 
     @staticmethod
     def collapse(X: np.ndarray, pre: np.ndarray) -> np.ndarray:
@@ -106,10 +114,12 @@ class HyperConnection:
 
     @staticmethod
     def expand(X: np.ndarray, out: np.ndarray, post: np.ndarray, comb: np.ndarray) -> np.ndarray:
-        """New streams ``post_j out + sum_i comb_ij X_i`` (N, hc, H)."""
-        mixed = np.matmul(comb.transpose(0, 2, 1), X)
-        mixed += post[:, :, None] * out[:, None, :]
-        return mixed
+        """New streams ``post_j out + sum_i comb_ij X_i`` (N, hc, H): one batched product of
+        ``[comb; post]`` with the streams and ``out`` stacked (2x faster than a product plus
+        an outer sum at 1024 tokens)."""
+        streams = np.concatenate([X, out[:, None, :]], axis=1)                 # (N, hc + 1, H)
+        mixing = np.concatenate([comb, post[:, None, :]], axis=1)              # (N, hc + 1, hc)
+        return np.matmul(mixing.transpose(0, 2, 1), streams)
 
 
 class HyperHead:
@@ -119,6 +129,6 @@ class HyperHead:
         self.hc_eps, self.norm_eps = np.float32(hc_eps), norm_eps
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
-        a = _unit_rms(X.reshape(X.shape[0], -1), self.norm_eps) @ self.w.T
+        a = _mix_logits(X.reshape(X.shape[0], -1), self.w, self.norm_eps)
         pre = sigmoid(a * self.scale[0] + self.base) + self.hc_eps
         return HyperConnection.collapse(X, pre)

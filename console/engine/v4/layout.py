@@ -25,3 +25,25 @@ def pack_wide(wt: np.ndarray) -> np.ndarray:
     if n % CHUNK or n <= CHUNK:
         return pack(wt)
     return np.ascontiguousarray(np.moveaxis(wt.reshape(*wt.shape[:-2], k, n // CHUNK, CHUNK), -2, -3))
+
+
+def gather(parts: list[object]) -> None:
+    """Copy the arrays each part names in its ``STREAMED`` attribute names, in that order, into
+    one contiguous buffer and rebind the attributes to views of it.
+
+    Why: a decode step reads a layer's dense matrices one after another; from one buffer (in
+    that order, hugepage-backed as numpy allocates large arrays) they stream faster than as
+    separate allocations: measured on the ~430M V4 bench model, 1.09x decode tok/s (paired
+    rounds, 27.3 -> 29.8 tok/s). Routed experts stay in their per-layer stacks (which expert is
+    read next depends on the token)."""
+    slots = [(part, name) for part in parts for name in part.STREAMED]
+    arrays = [getattr(part, name) for part, name in slots]
+    align = 16                                   # floats: every view starts on a 64-byte line
+    sizes = [-(-a.size // align) * align for a in arrays]
+    buffer = np.empty(sum(sizes), np.float32)
+    offset = 0
+    for (part, name), array, size in zip(slots, arrays, sizes):
+        view = buffer[offset:offset + array.size].reshape(array.shape)
+        view[...] = array
+        setattr(part, name, view)
+        offset += size

@@ -36,11 +36,15 @@ def clamped_swiglu(limit: float):
     L = np.float32(limit)
 
     def act(gate: np.ndarray, up: np.ndarray) -> np.ndarray:
-        return silu_mul(np.minimum(gate, L), np.clip(up, -L, L))
+        clipped = np.minimum(up, L)
+        np.maximum(clipped, -L, out=clipped)
+        return silu_mul(np.minimum(gate, L), clipped)
     return act
 
 
 class V4MoE:
+    STREAMED = ("w_in", "w_shared_down")
+
     def __init__(self, cfg: V4Config, w: dict[str, np.ndarray], hashed: bool) -> None:
         self.cfg, self.hashed = cfg, hashed
         self.E, self.k, self.inter = cfg.n_routed_experts, cfg.num_experts_per_tok, cfg.moe_intermediate_size
