@@ -26,7 +26,7 @@ from ..ops import lin, rms_norm
 from .cache import LayerState
 from .compressor import Compressor, Indexer
 from .config import V4Config
-from .layout import pack_wide
+from .layout import apply, pack_wide
 from .rope import PairRope
 
 BLOCK = 256
@@ -73,10 +73,10 @@ class V4Attention:
         """h (N, H) for all rows; ``segments`` = (first row, rows, start position, layer state)
         per sequence. Returns the attention output (N, H); updates each state."""
         N, (c_q, c_kv, c_comp) = h.shape[0], self.cuts
-        a = lin(h, self.w_h)
+        a = apply(h, self.w_h)
         qr = rms_norm(a[:, :c_q], self.q_norm, self.eps)
         kv = rms_norm(a[:, c_q:c_kv], self.kv_norm, self.eps)
-        b = lin(qr, self.w_q)
+        b = apply(qr, self.w_q)
         hd = self.heads * self.dim
         q = b[:, :hd].reshape(N, self.heads, self.dim)
         q /= np.sqrt(np.einsum("nhd,nhd->nh", q, q) * np.float32(1 / self.dim) + np.float32(self.eps))[:, :, None]
@@ -222,6 +222,8 @@ class V4Attention:
 
     def _project(self, out: np.ndarray) -> np.ndarray:
         N, g = out.shape[0], self.cfg.o_groups
+        if N == 1:
+            return apply(np.matmul(out.reshape(g, 1, -1), self.wo_a).reshape(1, -1), self.wo_b)
         grouped = out.reshape(N, g, -1).transpose(1, 0, 2)                   # (g, N, in_g)
         low = np.matmul(grouped, self.wo_a).transpose(1, 0, 2).reshape(N, -1)  # (N, g r)
         return lin(np.ascontiguousarray(low), self.wo_b)

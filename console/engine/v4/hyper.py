@@ -75,8 +75,8 @@ class HyperConnection:
     def decode_arrays(self) -> list[np.ndarray]:
         return [self.w]
 
-    def weights(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """X (N, hc, H) -> pre (N, hc), post (N, hc), comb (N, hc, hc)."""
+    def weights(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """X (N, hc, H) -> pre (N, hc) and the mixing (N, hc + 1, hc): comb's hc rows, then post."""
         if X.shape[0] == 1 and self.hc == 4:
             return self._weights_one(X)
         n, hc = X.shape[0], self.hc
@@ -89,36 +89,37 @@ class HyperConnection:
         for _ in range(self.iters - 1):
             comb /= comb.sum(axis=2, keepdims=True) + self.hc_eps
             comb /= comb.sum(axis=1, keepdims=True) + self.hc_eps
-        return pre, post, comb
+        return pre, np.concatenate([comb, post[:, None, :]], axis=1)
 
-    def _weights_one(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _weights_one(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`weights` of one token with hc = 4, the 24 mixing numbers in Python floats."""
         flat = X.reshape(-1)
         r, e = rms_scale(flat, self.norm_eps), float(self.hc_eps)
         z = [v * r * s + b for v, s, b in zip((self.w @ flat).tolist(), self._scales, self._base)]
-        mix = [_sigmoid(v) + e for v in z[:4]] + [2.0 * _sigmoid(v) for v in z[4:8]]
+        pre = [_sigmoid(v) + e for v in z[:4]]
+        post = [2.0 * _sigmoid(v) for v in z[4:8]]
         comb = []
         for row in range(8, 24, 4):
             top = max(z[row:row + 4])
             exps = [math.exp(v - top) for v in z[row:row + 4]]
             total = sum(exps)
             comb += [v / total + e for v in exps]
-        out = np.array(mix + _sinkhorn4(comb, self.iters, e), np.float32)
-        return out[None, :4], out[None, 4:8], out[8:].reshape(1, 4, 4)
+        out = np.array(pre + _sinkhorn4(comb, self.iters, e) + post, np.float32)
+        return out[None, :4], out[4:].reshape(1, 5, 4)
 
     @staticmethod
     def collapse(X: np.ndarray, pre: np.ndarray) -> np.ndarray:
+        """The sublayer's input ``sum_k pre_k X_k`` (N, H)."""
         if X.shape[0] == 1:
-            return np.dot(pre[0], X[0])[None]
+            return pre @ X[0]
         return np.einsum("nk,nkd->nd", pre, X)
 
     @staticmethod
-    def expand(X: np.ndarray, out: np.ndarray, post: np.ndarray, comb: np.ndarray) -> np.ndarray:
+    def expand(X: np.ndarray, out: np.ndarray, mixing: np.ndarray) -> np.ndarray:
         """New streams ``post_j out + sum_i comb_ij X_i`` (N, hc, H): one batched product of
-        ``[comb; post]`` with the streams and ``out`` stacked (2x faster than a product plus
-        an outer sum at 1024 tokens)."""
+        the mixing ``[comb; post]`` with the streams and ``out`` stacked (2x faster than a
+        product plus an outer sum at 1024 tokens)."""
         streams = np.concatenate([X, out[:, None, :]], axis=1)                 # (N, hc + 1, H)
-        mixing = np.concatenate([comb, post[:, None, :]], axis=1)              # (N, hc + 1, hc)
         return np.matmul(mixing.transpose(0, 2, 1), streams)
 
 

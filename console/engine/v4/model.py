@@ -27,7 +27,7 @@ from ..safetensors import to_float32
 from .cache import V4Cache
 from .config import V4Config
 from .hyper import HyperHead
-from .layout import pack_wide
+from .layout import apply, pack_wide
 from .names import Names
 from .rope import PairRope
 from .weights import V4Layer, check_v4_checkpoint, top_specs
@@ -91,12 +91,12 @@ class V4Model(Model):
         for i in range(cfg.num_hidden_layers):
             layer = self._layers[i] or self.layer(i)
             segments = [(r0, n, c.length, c.layers[i]) for r0, n, c in zip(starts, lengths, caches)]
-            pre, post, comb = layer.attn_hc.weights(X)
+            pre, mixing = layer.attn_hc.weights(X)
             a = layer.attn(rms_norm(layer.attn_hc.collapse(X, pre), layer.attn_norm, eps), segments)
-            X = layer.attn_hc.expand(X, a, post, comb)
-            pre, post, comb = layer.ffn_hc.weights(X)
+            X = layer.attn_hc.expand(X, a, mixing)
+            pre, mixing = layer.ffn_hc.weights(X)
             y, idx, w = layer.ffn(rms_norm(layer.ffn_hc.collapse(X, pre), layer.ffn_norm, eps), ids)
-            X = layer.ffn_hc.expand(X, y, post, comb)
+            X = layer.ffn_hc.expand(X, y, mixing)
             routing.append((idx, w))
         for c, n in zip(caches, lengths):
             c.advance(n)
@@ -104,7 +104,7 @@ class V4Model(Model):
 
     def _head(self, X: np.ndarray) -> np.ndarray:
         h = rms_norm(self._hc_head(X), self._final_norm, self.config.rms_norm_eps)
-        return np.ascontiguousarray(lin(h, self.lm_head))
+        return np.ascontiguousarray(apply(h, self.lm_head))
 
     def prefill(self, sequences: list[np.ndarray], caches: list | None = None,
                 all_positions: bool = False) -> tuple[list[np.ndarray], Routing]:

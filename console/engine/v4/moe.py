@@ -19,7 +19,7 @@ from ..ffn import dispatch_experts
 from ..ops import lin, lin_into, sigmoid, silu_mul
 from ..routing import _softmax, _topk
 from .config import V4Config
-from .layout import pack_wide
+from .layout import apply, pack_wide
 
 
 def sqrt_softplus(u: np.ndarray) -> np.ndarray:
@@ -52,6 +52,7 @@ class V4MoE:
         self.w_shared_down = pack_wide(w["shared_w2"].T)
         self.bias = None if hashed else w["bias"].astype(np.float32)
         self.tid2eid = w["tid2eid"].astype(np.int64) if hashed else None
+        self._bias_list = None if hashed else self.bias.tolist()
         self.gate_up, self.down = pack_wide(w["experts_gate_up"]), pack_wide(w["experts_down"])
         self.score = SCORES[cfg.scoring_func]
         self.act = clamped_swiglu(cfg.swiglu_limit)
@@ -73,6 +74,21 @@ class V4MoE:
             w = w / (w.sum(axis=1, keepdims=True) + np.float32(1e-20))
         return idx, (w * np.float32(self.cfg.routed_scaling_factor)).astype(np.float32)
 
+    def route_one(self, logits: np.ndarray, token: int) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`route` of one token (logits (E,)): the scores in numpy, the choice of k among
+        E numbers and the weights in Python floats (fewer numpy calls; same selection rule)."""
+        scores = self.score(logits[None])[0].tolist()
+        if self.hashed:
+            idx = self.tid2eid[token].tolist()
+        else:
+            choice = [s + b for s, b in zip(scores, self._bias_list)]
+            idx = sorted(range(self.E), key=choice.__getitem__)[-self.k:]
+        w = [scores[e] for e in idx]
+        scale = self.cfg.routed_scaling_factor
+        if self.cfg.renormalize:
+            scale /= sum(w) + 1e-20
+        return np.array([idx]), np.array([[v * scale for v in w]], np.float32)
+
     def __call__(self, h: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """h (N, H), token ids (N,) -> (output (N, H), expert ids (N, k), weights (N, k))."""
         if h.shape[0] == 1:
@@ -87,17 +103,17 @@ class V4MoE:
     def decode_one(self, h: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """:meth:`__call__` for one token, in fewer numpy calls (same arithmetic)."""
         E, I, k = self.E, self.inter, self.k
-        r = lin(h, self.w_in)
-        idx, w = self.route(r[:, :E], ids)
+        r = apply(h, self.w_in)
+        idx, w = self.route_one(r[0, :E], int(ids[0]))
         gu = np.empty((k + 1, 2 * I), np.float32)
         gu[k] = r[0, E:]
         experts = idx[0].tolist()
         for j, e in enumerate(experts):
             lin_into(h, self.gate_up[e], gu[j:j + 1])
         act = self.act(gu[:, :I], gu[:, I:])
-        act[:k] *= w[0][:, None]
         ys = np.empty((k + 1, h.shape[1]), np.float32)
         for j, e in enumerate(experts):
             lin_into(act[j:j + 1], self.down[e], ys[j:j + 1])
         lin_into(act[k:], self.w_shared_down, ys[k:])
-        return ys.sum(axis=0, keepdims=True), idx, w
+        weights = np.append(w, np.float32(1.0))             # the shared expert's weight is 1
+        return (weights @ ys)[None], idx, w
