@@ -79,9 +79,14 @@ class V4Attention:
         b = apply(qr, self.w_q)
         hd = self.heads * self.dim
         q = b[:, :hd].reshape(N, self.heads, self.dim)
-        q /= np.sqrt(np.einsum("nhd,nhd->nh", q, q) * np.float32(1 / self.dim) + np.float32(self.eps))[:, :, None]
+        norm = np.einsum("nhd,nhd->nh", q, q)                 # per-head RMS norm, times the score scale
+        norm *= np.float32(1 / self.dim)
+        norm += np.float32(self.eps)
+        np.sqrt(norm, out=norm)
+        norm *= np.float32(1 / self.scale)
+        q /= norm[:, :, None]
         if N == 1:
-            positions = np.array([segments[0][2]])
+            positions = None
             cis = self.rope.at(segments[0][2])
         else:
             positions = np.concatenate([np.arange(s, s + n) for _, n, s, _ in segments])
@@ -102,7 +107,7 @@ class V4Attention:
             if self.indexer is not None:
                 self.indexer.compressor.update(state.indexer, a[rows, c_comp:], start)
             if n == 1:                     # the ring's oldest slot is outside the new token's window
-                state.write_window(kv[rows], positions[rows])
+                state.write_one(kv[r0], start)
                 self._attend_one(q[r0], state, start, iq, iw, r0, out[r0])
             else:
                 self._attend(q[rows], kv[rows], positions[rows], state, iq, iw, r0, out[rows])
@@ -134,7 +139,6 @@ class V4Attention:
         np.matmul(q, ring.T, out=s[:, :nw])
         if entries is not None:
             np.matmul(q, entries.T, out=s[:, nw:])
-        s *= self.scale
         top = np.maximum(s.max(axis=1), self.sinks)
         s -= top[:, None]
         np.exp(s, out=s)
@@ -204,7 +208,6 @@ class V4Attention:
                 s = np.matmul(q.reshape(B * h, d), keys.T).reshape(B, h, -1)
             else:
                 s = np.matmul(q, keys.transpose(0, 2, 1))
-            s *= self.scale
             s += np.where(mask, np.float32(0.0), np.float32(-np.inf))[:, None, :]
             scores.append(s)
         top = np.maximum(np.max([s.max(axis=-1) for s in scores], axis=0), self.sinks[None, :])

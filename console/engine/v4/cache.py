@@ -18,11 +18,10 @@ import numpy as np
 
 class CompressorState:
     """One compressor's running state for one sequence. Invariant: ``filled == length % ratio``,
-    the rows of the window still open (its kv rows and gate logits + position bias)."""
+    the projected rows ``[kv | gate logits]`` of the window still open."""
 
     def __init__(self, ratio: int, width: int, dim: int, overlap: bool) -> None:
-        self.open_kv = np.zeros((ratio, width), np.float32)
-        self.open_score = np.zeros((ratio, width), np.float32)
+        self.open_rows = np.zeros((ratio, 2 * width), np.float32)
         self.filled = 0
         self.prev_kv: np.ndarray | None = None               # CSA: previous window's first halves
         self.prev_score: np.ndarray | None = None
@@ -44,7 +43,7 @@ class CompressorState:
 
     def nbytes(self) -> int:
         prev = 0 if self.prev_kv is None else self.prev_kv.nbytes + self.prev_score.nbytes
-        return (self.count * self.entries.shape[1] + 2 * self.filled * self.open_kv.shape[1]) * 4 + prev
+        return (self.count * self.entries.shape[1] + self.filled * self.open_rows.shape[1]) * 4 + prev
 
 
 class LayerState:
@@ -57,14 +56,15 @@ class LayerState:
     def write_window(self, kv: np.ndarray, positions: np.ndarray) -> None:
         """Keep the last ``window`` of these rows (positions ascending) in the ring."""
         w = self.ring.shape[0]
-        if len(positions) == 1:
-            p = int(positions[0])
-            self.ring[p % w], self.ring_pos[p % w] = kv[0], p
-            return
         kv, positions = kv[-w:], positions[-w:]
         slots = positions % w
         self.ring[slots] = kv
         self.ring_pos[slots] = positions
+
+    def write_one(self, kv: np.ndarray, position: int) -> None:
+        """:meth:`write_window` of one key (kv (dim,))."""
+        slot = position % self.ring.shape[0]
+        self.ring[slot], self.ring_pos[slot] = kv, position
 
     def window_keys(self, position: int) -> np.ndarray:
         """Once the key at ``position`` is written: the ring rows a query there sees (its window;

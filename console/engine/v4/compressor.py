@@ -47,28 +47,26 @@ class Compressor:
     def update(self, state: CompressorState, projected: np.ndarray, start: int) -> None:
         """Feed the projected rows ``[kv | gate]`` of positions ``start ..`` and append every entry
         whose window closes among them to ``state``."""
-        m, width, f = self.ratio, self.width, state.filled
+        m, f = self.ratio, state.filled
         if len(projected) == 1:                        # one decode token: no concatenation
-            state.open_kv[f] = projected[0, :width]
-            np.add(projected[0, width:], self.ape[start % m], out=state.open_score[f])
+            state.open_rows[f] = projected[0]
             state.filled = f + 1
             if state.filled == m:
                 state.filled = 0
-                self._close(state, state.open_kv[None], state.open_score[None])
+                self._close(state, state.open_rows[None])
             return
-        kv, score = projected[:, :width], projected[:, width:] + self.ape[np.arange(start, start + len(projected)) % m]
-        if f:
-            kv, score = np.concatenate([state.open_kv[:f], kv]), np.concatenate([state.open_score[:f], score])
-        windows = len(kv) // m
+        rows = np.concatenate([state.open_rows[:f], projected]) if f else projected
+        windows = len(rows) // m
         cut = windows * m
-        rest = len(kv) - cut
-        state.open_kv[:rest], state.open_score[:rest], state.filled = kv[cut:], score[cut:], rest
+        state.open_rows[:len(rows) - cut], state.filled = rows[cut:], len(rows) - cut
         if windows:
-            self._close(state, kv[:cut].reshape(windows, m, width), score[:cut].reshape(windows, m, width))
+            self._close(state, rows[:cut].reshape(windows, m, -1))
 
-    def _close(self, state: CompressorState, kv: np.ndarray, score: np.ndarray) -> None:
-        """Pool closed windows (windows, m, width) into entries appended to ``state``."""
-        windows, m = kv.shape[:2]
+    def _close(self, state: CompressorState, rows: np.ndarray) -> None:
+        """Pool closed windows' projected rows (windows, m, 2 width) into entries appended to
+        ``state``; row j of a window is at position ``j mod m``, so its bias is ``ape[j]``."""
+        windows, m = rows.shape[:2]
+        kv, score = rows[:, :, :self.width], rows[:, :, self.width:] + self.ape
         if self.overlap:
             kv, score = self._overlap(state, kv, score)
         weights = score - score.max(axis=1, keepdims=True)

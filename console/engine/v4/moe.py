@@ -42,6 +42,20 @@ def clamped_swiglu(limit: float):
     return act
 
 
+def _row_shape(stack: np.ndarray) -> tuple[int, ...]:
+    """The shape one row's product with a matrix of ``stack`` (E, ...) has, written by
+    ``_row_into``: (chunks, 1, c) for column chunks, else (1, out)."""
+    return (stack.shape[1], 1, stack.shape[3]) if stack.ndim == 4 else (1, stack.shape[-1])
+
+
+def _row_into(x: np.ndarray, wt: np.ndarray, out: np.ndarray) -> None:
+    """One row ``x`` (1, in) times ``wt`` into ``out`` of ``_row_shape``: one numpy call."""
+    if wt.ndim == 3:
+        np.matmul(x, wt, out=out)
+    else:
+        lin_into(x, wt, out)
+
+
 class V4MoE:
     STREAMED = ("w_in", "w_shared_down")
 
@@ -105,15 +119,16 @@ class V4MoE:
         E, I, k = self.E, self.inter, self.k
         r = apply(h, self.w_in)
         idx, w = self.route_one(r[0, :E], int(ids[0]))
-        gu = np.empty((k + 1, 2 * I), np.float32)
-        gu[k] = r[0, E:]
-        experts = idx[0].tolist()
+        gate_up, down, experts = self.gate_up, self.down, idx[0].tolist()
+        gu = np.empty((k + 1,) + _row_shape(gate_up), np.float32)
+        gu[k] = r[0, E:].reshape(gu.shape[1:])
         for j, e in enumerate(experts):
-            lin_into(h, self.gate_up[e], gu[j:j + 1])
+            _row_into(h, gate_up[e], gu[j])
+        gu = gu.reshape(k + 1, 2 * I)
         act = self.act(gu[:, :I], gu[:, I:])
-        ys = np.empty((k + 1, h.shape[1]), np.float32)
+        ys = np.empty((k + 1,) + _row_shape(down), np.float32)
         for j, e in enumerate(experts):
-            lin_into(act[j:j + 1], self.down[e], ys[j:j + 1])
-        lin_into(act[k:], self.w_shared_down, ys[k:])
+            _row_into(act[j:j + 1], down[e], ys[j])
+        _row_into(act[k:], self.w_shared_down, ys[k])
         weights = np.append(w, np.float32(1.0))             # the shared expert's weight is 1
-        return (weights @ ys)[None], idx, w
+        return (weights @ ys.reshape(k + 1, -1))[None], idx, w
