@@ -160,16 +160,19 @@ class V4Model(Model):
         return int(round(self.kv_bytes_at(1 << 20) / (1 << 20))) if any(self.config.compress_ratios) else 0
 
     def kv_bytes_at(self, tokens: int) -> int:
-        """Cache bytes (float32) for a context of ``tokens``: each layer's window ring, its closed
-        compressed entries and indexer keys, and the open windows' state at most."""
+        """Cache bytes (float32) for a context of ``tokens``, as ``V4Cache.nbytes_used`` counts
+        them: each layer's window ring, its closed compressed entries, the open window's
+        projected rows and, on CSA layers, the previous window's first halves (kv and gate);
+        the same for the Lightning Indexer's keys on CSA layers."""
         c, total = self.config, 0
-        for m in c.compress_ratios:
-            total += min(tokens, c.sliding_window) * c.head_dim
-            if m:
-                width = (2 if m == 4 else 1) * c.head_dim
-                total += (tokens // m) * c.head_dim + 2 * min(tokens % m, m) * width
-            if m == 4:
-                total += (tokens // 4) * c.index_head_dim + 2 * min(tokens % 4, 4) * 2 * c.index_head_dim
+        compressors = [(m, c.head_dim) for m in c.compress_ratios if m]
+        compressors += [(4, c.index_head_dim) for m in c.compress_ratios if m == 4]
+        for m, dim in compressors:
+            width = (2 if m == 4 else 1) * dim
+            total += (tokens // m) * dim + (tokens % m) * 2 * width
+            if m == 4 and tokens >= m:
+                total += 2 * m * dim
+        total += len(c.compress_ratios) * min(tokens, c.sliding_window) * c.head_dim
         return total * 4
 
     def decode_weight_bytes(self, batch: int = 1) -> int:
