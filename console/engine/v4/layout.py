@@ -1,12 +1,14 @@
-"""The layout V4's matrices are stored in: column chunks 64 wide.
+"""The layout V4's matrices are stored in, and the buffer a layer's matrices share.
 
-Like :func:`console.engine.ops.pack` (which :func:`~console.engine.ops.lin` applies), but with
-chunks of 64 columns instead of ``ops.CHUNK_COLS`` (32): measured on the project machine
-(OpenBLAS 0.3.31, one thread, the ~430M V4 bench model's matrix set streamed from DRAM, paired
-rounds), one token runs at 14.6 GB/s with 64-wide chunks against 12.4 with 32-wide ones (the
-per-chunk call overhead halves) and 14.9 on plain (in, out) matrices, while 2 tokens keep the
-chunks' advantage (13.6 vs 13.2 and 8.8 plain) and 16 tokens are equal (6.1 vs 6.2, 4.8 plain).
-Widths that 64 does not divide fall back to ``ops.pack``.
+Column chunks 128 wide (64, then ``ops.pack``'s 32, when 128 does not divide the width): like
+:func:`console.engine.ops.pack` (which :func:`~console.engine.ops.lin` applies), with wider
+chunks than ``ops.CHUNK_COLS``. Measured on the project machine (OpenBLAS 0.3.31, one thread,
+batch-1 decode of the ~430M V4 bench model, paired rounds in one process): 128-wide chunks run
+1.06x the tokens/s of 64-wide ones, 256-wide 0.87x, plain (in, out) matrices 0.99x; 64-wide
+ran 1.18x the 32-wide ones on its matrix set (14.6 vs 12.4 GB/s: the per-chunk call overhead
+halves). Two tokens favour narrower chunks (64: 13.6 GB/s, 128: 11.6), and routed experts see a
+few tokens each in a batch, so the MoE's matrices stay 64 wide (``MOE_CHUNKS``): measured, all
+128-wide vs attention 128 / MoE 64: batch 1 1.035x, batch 16 (generation loop) 0.92x.
 """
 
 from __future__ import annotations
@@ -15,16 +17,19 @@ import numpy as np
 
 from ..ops import lin, pack
 
-CHUNK = 64
+CHUNKS = (128, 64)
+MOE_CHUNKS = (64,)
 
 
-def pack_wide(wt: np.ndarray) -> np.ndarray:
-    """A weight ``wt`` (..., in, out) as (..., out / 64, in, 64) column chunks, float32."""
+def pack_wide(wt: np.ndarray, chunks: tuple[int, ...] = CHUNKS) -> np.ndarray:
+    """A weight ``wt`` (..., in, out) as (..., out / c, in, c) column chunks, float32, with the
+    first c of ``chunks`` that divides ``out`` (``ops.pack`` when none does)."""
     wt = np.asarray(wt, dtype=np.float32)
     k, n = wt.shape[-2:]
-    if n % CHUNK or n <= CHUNK:
-        return pack(wt)
-    return np.ascontiguousarray(np.moveaxis(wt.reshape(*wt.shape[:-2], k, n // CHUNK, CHUNK), -2, -3))
+    for c in chunks:
+        if n % c == 0 and n > c:
+            return np.ascontiguousarray(np.moveaxis(wt.reshape(*wt.shape[:-2], k, n // c, c), -2, -3))
+    return pack(wt)
 
 
 def gather(parts: list[object]) -> None:

@@ -19,7 +19,7 @@ from ..ffn import dispatch_experts
 from ..ops import lin, lin_into, sigmoid, silu_mul
 from ..routing import _softmax, _topk
 from .config import V4Config
-from .layout import apply, pack_wide
+from .layout import MOE_CHUNKS, apply, pack_wide
 
 
 def sqrt_softplus(u: np.ndarray) -> np.ndarray:
@@ -62,12 +62,13 @@ class V4MoE:
     def __init__(self, cfg: V4Config, w: dict[str, np.ndarray], hashed: bool) -> None:
         self.cfg, self.hashed = cfg, hashed
         self.E, self.k, self.inter = cfg.n_routed_experts, cfg.num_experts_per_tok, cfg.moe_intermediate_size
-        self.w_in = pack_wide(np.concatenate([w["gate"], w["shared_w1"], w["shared_w3"]]).T)
-        self.w_shared_down = pack_wide(w["shared_w2"].T)
+        self.w_in = pack_wide(np.concatenate([w["gate"], w["shared_w1"], w["shared_w3"]]).T, MOE_CHUNKS)
+        self.w_shared_down = pack_wide(w["shared_w2"].T, MOE_CHUNKS)     # same layout as the experts' down
         self.bias = None if hashed else w["bias"].astype(np.float32)
         self.tid2eid = w["tid2eid"].astype(np.int64) if hashed else None
         self._bias_list = None if hashed else self.bias.tolist()
-        self.gate_up, self.down = pack_wide(w["experts_gate_up"]), pack_wide(w["experts_down"])
+        self.gate_up = pack_wide(w["experts_gate_up"], MOE_CHUNKS)
+        self.down = pack_wide(w["experts_down"], MOE_CHUNKS)
         self.score = SCORES[cfg.scoring_func]
         self.act = clamped_swiglu(cfg.swiglu_limit)
 
