@@ -64,7 +64,7 @@ def test_prefill_in_small_query_blocks_equals_one_block(case, monkeypatch):
 def test_layer_matrices_share_one_buffer_in_decode_order():
     layer = load_model(FIXTURES / "v4_csa_indexer_modules").layer(1)
     arrays = [layer.attn_hc.w, layer.attn.w_h, layer.attn.w_q, layer.attn.wo_a, layer.attn.wo_b,
-              layer.attn.indexer.w_weights, layer.ffn_hc.w, layer.ffn.w_in, layer.ffn.shared_down_rows]
+              layer.attn.indexer.w_weights, layer.ffn_hc.w, layer.ffn.w_in, layer.ffn.w_shared_down]
     bases = {id(a.base) for a in arrays}
     assert len(bases) == 1 and all(a.flags.c_contiguous for a in arrays)
     starts = [a.__array_interface__["data"][0] for a in arrays]

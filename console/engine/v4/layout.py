@@ -62,27 +62,3 @@ def apply(x: np.ndarray, wt: np.ndarray) -> np.ndarray:
     if x.shape[0] == 1 and wt.ndim == 3:
         return np.matmul(x, wt).reshape(1, -1)
     return lin(x, wt)
-
-
-def rows_and_chunks(wt: np.ndarray, chunk: int = MOE_CHUNKS[0]) -> tuple[np.ndarray, np.ndarray]:
-    """A weight ``wt`` (..., in, out) stored as rows (..., out, in) C-contiguous, and a view of
-    those rows as (..., out / c, in, c) column chunks for :func:`~console.engine.ops.lin`
-    (each chunk a transposed, still BLAS-able block; a plain transposed view when ``chunk``
-    does not divide ``out``).
-
-    Why rows: one token's product is then ``W @ x``, one matrix-vector product over the
-    contiguous matrix, the kernel the bench's bandwidth probe uses; measured on the project
-    machine over the bench model's matrix set, one row 15.1 GB/s against 13.5 for 64-wide
-    chunks, two rows (through the chunk view) 13.9 against 12.9. Sixteen rows are slower
-    (5.4 vs 6.4), which is why only the routed experts (a few tokens each in a batch) and the
-    shared expert's down projection are kept so."""
-    rows = np.ascontiguousarray(np.swapaxes(np.asarray(wt, dtype=np.float32), -1, -2))
-    return rows, chunk_view(rows, chunk)
-
-
-def chunk_view(rows: np.ndarray, chunk: int = MOE_CHUNKS[0]) -> np.ndarray:
-    """``rows`` (..., out, in) seen as (..., out / c, in, c) column chunks (no copy)."""
-    n, k = rows.shape[-2:]
-    if n % chunk or n <= chunk:
-        return np.swapaxes(rows, -1, -2)
-    return np.swapaxes(rows.reshape(*rows.shape[:-2], n // chunk, chunk, k), -1, -2)

@@ -16,10 +16,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..ffn import dispatch_experts
-from ..ops import lin, sigmoid, silu_mul
+from ..ops import lin, lin_into, sigmoid, silu_mul
 from ..routing import _softmax, _topk
 from .config import V4Config
-from .layout import MOE_CHUNKS, apply, chunk_view, pack_wide, rows_and_chunks
+from .layout import MOE_CHUNKS, apply, pack_wide
 
 
 def sqrt_softplus(u: np.ndarray) -> np.ndarray:
@@ -42,32 +42,41 @@ def clamped_swiglu(limit: float):
     return act
 
 
+def _row_shape(stack: np.ndarray) -> tuple[int, ...]:
+    """The shape one row's product with a matrix of ``stack`` (E, ...) has, written by
+    ``_row_into``: (chunks, 1, c) for column chunks, else (1, out)."""
+    return (stack.shape[1], 1, stack.shape[3]) if stack.ndim == 4 else (1, stack.shape[-1])
+
+
+def _row_into(x: np.ndarray, wt: np.ndarray, out: np.ndarray) -> None:
+    """One row ``x`` (1, in) times ``wt`` into ``out`` of ``_row_shape``: one numpy call."""
+    if wt.ndim == 3:
+        np.matmul(x, wt, out=out)
+    else:
+        lin_into(x, wt, out)
+
+
 class V4MoE:
-    STREAMED = ("w_in", "shared_down_rows")
+    STREAMED = ("w_in", "w_shared_down")
 
     def __init__(self, cfg: V4Config, w: dict[str, np.ndarray], hashed: bool) -> None:
         self.cfg, self.hashed = cfg, hashed
         self.E, self.k, self.inter = cfg.n_routed_experts, cfg.num_experts_per_tok, cfg.moe_intermediate_size
         self.w_in = pack_wide(np.concatenate([w["gate"], w["shared_w1"], w["shared_w3"]]).T, MOE_CHUNKS)
-        self.shared_down_rows = np.ascontiguousarray(w["shared_w2"], dtype=np.float32)   # (H, I) rows
+        self.w_shared_down = pack_wide(w["shared_w2"].T, MOE_CHUNKS)     # same layout as the experts' down
         self.bias = None if hashed else w["bias"].astype(np.float32)
         self.tid2eid = w["tid2eid"].astype(np.int64) if hashed else None
         self._bias_list = None if hashed else self.bias.tolist()
-        self.gate_up_rows, self.gate_up = rows_and_chunks(w["experts_gate_up"])    # (E, 2I, H) + chunk view
-        self.down_rows, self.down = rows_and_chunks(w["experts_down"])             # (E, H, I) + chunk view
+        self.gate_up = pack_wide(w["experts_gate_up"], MOE_CHUNKS)
+        self.down = pack_wide(w["experts_down"], MOE_CHUNKS)
         self.score = SCORES[cfg.scoring_func]
         self.act = clamped_swiglu(cfg.swiglu_limit)
 
-    @property
-    def w_shared_down(self) -> np.ndarray:
-        """The shared expert's down projection as :func:`~console.engine.ops.lin` takes it."""
-        return chunk_view(self.shared_down_rows)
-
     def decode_arrays(self, batch: int = 1) -> list[np.ndarray]:
-        return [self.w_in, self.shared_down_rows]
+        return [self.w_in, self.w_shared_down]
 
     def expert_nbytes(self) -> int:
-        return self.gate_up_rows[0].nbytes + self.down_rows[0].nbytes
+        return self.gate_up[0].nbytes + self.down[0].nbytes
 
     def expected_experts(self, batch: int) -> float:
         return float(self.k) if batch <= 1 else self.E * (1.0 - (1.0 - self.k / self.E) ** batch)
@@ -113,14 +122,15 @@ class V4MoE:
         r = apply(h, self.w_in)
         experts, w = self.route_one(r[0, :E], int(ids[0]))
         weights = np.array(w + [1.0], np.float32)          # the shared expert's weight is 1
-        gate_up, down, x = self.gate_up_rows, self.down_rows, h[0]
-        gu = np.empty((k + 1, 2 * I), np.float32)
-        gu[k] = r[0, E:]
+        gate_up, down = self.gate_up, self.down
+        gu = np.empty((k + 1,) + _row_shape(gate_up), np.float32)
+        gu[k] = r[0, E:].reshape(gu.shape[1:])
         for j, e in enumerate(experts):
-            np.matmul(gate_up[e], x, out=gu[j])
+            _row_into(h, gate_up[e], gu[j])
+        gu = gu.reshape(k + 1, 2 * I)
         act = self.act(gu[:, :I], gu[:, I:])
-        ys = np.empty((k + 1, h.shape[1]), np.float32)
+        ys = np.empty((k + 1,) + _row_shape(down), np.float32)
         for j, e in enumerate(experts):
-            np.matmul(down[e], act[j], out=ys[j])
-        np.matmul(self.shared_down_rows, act[k], out=ys[k])
-        return (weights @ ys)[None], np.array([experts]), weights[None, :k]
+            _row_into(act[j:j + 1], down[e], ys[j])
+        _row_into(act[k:], self.w_shared_down, ys[k])
+        return (weights @ ys.reshape(k + 1, -1))[None], np.array([experts]), weights[None, :k]
