@@ -22,7 +22,7 @@ import numpy as np
 
 from ..checkpoint import Checkpoint
 from ..model import _UNSET, Model, Routing
-from ..ops import lin, rms_norm
+from ..ops import rms_norm
 from ..safetensors import to_float32
 from .cache import V4Cache
 from .config import V4Config
