@@ -218,7 +218,7 @@ class ModeledBackend(Backend):
         from console.engine.chat_reply import Text  # imported by now (in the worker thread): cheap
 
         timer = TokenTimer(clock="modeled", label=plan.timing_label)
-        paced, t0, model = self.settings["pace"] == "modeled", time.monotonic(), reply.model
+        paced, t0, layout = self.settings["pace"] == "modeled", time.monotonic(), reply.routing
         yield Started(request.request_id, self.info.name, self.settings["target_model"], prompt,
                       at=0.0, clock="modeled")
         async with contextlib.aclosing(reply.items(routing=request.want_routing)) as items:
@@ -231,8 +231,8 @@ class ModeledBackend(Backend):
                     await asyncio.sleep(max(0.0, t0 + at - time.monotonic()))
                 timer.token(at)
                 if item.routing is not None:
-                    yield RoutingStats(tuple(model.moe_layers), tuple(tuple(e) for e in item.routing),
-                                       model.config.n_routed_experts, at=at, clock="modeled")
+                    yield RoutingStats(layout.layers, tuple(tuple(e) for e in item.routing), layout.n_routed_experts,
+                                       at=at, clock="modeled", hash_layers=layout.hash_layers)
         usage = Usage(prompt, reply.tokens)
         if reply.error is not None:
             yield Failed(error=reply.error, partial_text=reply.text, usage=usage, at=timer.last_at,

@@ -103,13 +103,20 @@ class TextDelta:
 @dataclass(frozen=True)
 class RoutingStats:
     """Experts chosen for one decoded token: ``experts[i]`` are the expert
-    indices picked in the i-th MoE layer (``layers[i]`` is its layer index)."""
+    indices picked in the i-th MoE layer (``layers[i]`` is its layer index).
+
+    ``hash_layers`` lists the layer indices (a subset of ``layers``) whose
+    experts come from a fixed table indexed by the token id (DeepSeek-V4's
+    hash-routed first layers) rather than from a learned router: their counts
+    show which tokens were seen, not what the router preferred. Empty when
+    every layer is router-chosen (or the backend does not say)."""
 
     layers: tuple[int, ...]
     experts: tuple[tuple[int, ...], ...]
     n_routed_experts: int
     at: float = 0.0
     clock: Clock = "measured"
+    hash_layers: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

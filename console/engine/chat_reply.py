@@ -12,6 +12,11 @@ they come, a :class:`Token` per generated token (its production time and
 routing) and a :class:`Text` whenever whole characters can be shown (with the
 ids they account for: every id is in exactly one ``Text``).
 
+:attr:`ChatReply.routing` describes the routing every ``Token`` reports (the MoE
+layers, which of them are hash-routed by token id, experts per layer), and
+:func:`kv_bytes_at` the decode cache's size for a context length, so both kinds
+of backend report them alike.
+
 Stop strings are the engine's (:mod:`console.engine.stops`): a token whose
 text reaches into a stop string is dropped whole, so the reply's text is
 always the decoding of its token ids. Errors the user can fix are
@@ -51,6 +56,31 @@ class Text:
     at: float
 
 
+@dataclass(frozen=True)
+class RoutingLayout:
+    """What the routing of each ``Token`` refers to: ``layers[i]`` is the layer index of
+    ``routing[i]``; ``hash_layers`` those of them routed by token id (a fixed table,
+    DeepSeek-V4's first layers), not by a learned router; ``n_routed_experts`` per layer."""
+
+    layers: tuple[int, ...]
+    hash_layers: tuple[int, ...]
+    n_routed_experts: int
+
+
+def routing_layout(model: Any) -> RoutingLayout:
+    return RoutingLayout(tuple(model.moe_layers), tuple(getattr(model, "hash_moe_layers", ())),
+                         int(model.config.n_routed_experts))
+
+
+def kv_bytes_at(model: Any, tokens: int) -> int:
+    """Bytes the model's decode cache holds for a context of ``tokens``: the model's own
+    ``kv_bytes_at`` when it has one (DeepSeek-V4: sliding window plus compressed entries,
+    not proportional to the length), else ``kv_bytes_per_token() * tokens`` (V3's latent
+    cache, GQA). Derived from the cache layout, float32 as the engine stores it."""
+    exact = getattr(model, "kv_bytes_at", None)
+    return int(exact(tokens)) if exact is not None else int(model.kv_bytes_per_token()) * int(tokens)
+
+
 class PromptTooLong(EngineError):
     """The prompt alone fills the context window; ``prompt_tokens`` says how long it is."""
 
@@ -79,6 +109,7 @@ class ChatReply:
     def __init__(self, engine: Any, prompt: list[int], params: Any, max_new: int, start: float) -> None:
         self.engine, self.prompt, self.params, self.max_new, self.start = engine, prompt, params, max_new, start
         self.model = engine.model
+        self.routing = routing_layout(self.model)
         self.finish_reason = "stop"
         self.error: str | None = None
         self.tokens = 0

@@ -86,6 +86,7 @@ class LocalBackend(Backend):
         super().__init__(**options)
         self._window: int | None = None
         self._window_read = False
+        self._model: Any = None
 
     @property
     def context_window(self) -> int | None:
@@ -100,6 +101,17 @@ class LocalBackend(Backend):
             self._window = context_window(self.settings["model_path"] or None)
         return self._window
 
+    def kv_bytes_at(self, tokens: int) -> int | None:
+        """Bytes the engine's decode cache holds for a context of ``tokens`` (prompt +
+        reply), derived from the loaded model's cache layout (float32; DeepSeek-V4: window
+        ring + compressed entries + indexer keys, V3: latent + rope key per token); ``None``
+        until a reply has loaded the model. Plain ints: the caller needs no engine import."""
+        if self._model is None:
+            return None
+        from console.engine.chat_reply import kv_bytes_at
+
+        return kv_bytes_at(self._model, tokens)
+
     async def stream(self, request: Request) -> AsyncIterator[Event]:
         reply = await asyncio.to_thread(open_engine_reply, self.settings, request)
         if isinstance(reply, Failed):
@@ -109,7 +121,7 @@ class LocalBackend(Backend):
         timer = TokenTimer(label=TIMING_LABEL, start=reply.start)
         prompt = len(reply.prompt)
         yield Started(request.request_id, self.info.name, reply.model.name, prompt, at=timer.now())
-        model = reply.model
+        self._model, layout = reply.model, reply.routing
         from console.engine.chat_reply import Text  # imported by now (in the worker thread): cheap
 
         async with contextlib.aclosing(reply.items(routing=request.want_routing)) as items:
@@ -120,8 +132,8 @@ class LocalBackend(Backend):
                     continue
                 timer.token(at)
                 if item.routing is not None:
-                    yield RoutingStats(tuple(model.moe_layers), tuple(tuple(e) for e in item.routing),
-                                       model.config.n_routed_experts, at=at)
+                    yield RoutingStats(layout.layers, tuple(tuple(e) for e in item.routing),
+                                       layout.n_routed_experts, at=at, hash_layers=layout.hash_layers)
         usage = Usage(prompt, reply.tokens)
         if reply.error is not None:
             yield Failed(error=reply.error, partial_text=reply.text, usage=usage, at=timer.now())

@@ -6,7 +6,8 @@ open window's state (its projected rows, fewer than ``ratio``; for CSA's overlap
 the previous window's first-half channels); for CSA layers the same again for the Lightning
 Indexer's own compressor (its keys, ``index_head_dim`` wide). So the memory per token falls to
 ``head_dim / ratio`` (+ ``index_head_dim / 4`` on CSA layers) floats past the window, which is
-what ``nbytes_used`` and ``V4Model.kv_bytes_at`` report. Entries grow by doubling.
+what ``nbytes_used`` and ``V4Model.kv_bytes_at`` report (the open window's rows and the ring
+count as held once written; buffers are allocated at full size). Entries grow by doubling.
 A V4 cache has no ``fork``: the generation loop then does not reuse prefixes for V4.
 """
 
@@ -16,11 +17,12 @@ import numpy as np
 
 
 class CompressorState:
-    """One compressor's running state for one sequence."""
+    """One compressor's running state for one sequence. Invariant: ``filled == length % ratio``,
+    the projected rows ``[kv | gate logits]`` of the window still open."""
 
-    def __init__(self, width: int, dim: int, overlap: bool) -> None:
-        self.buf_kv = np.zeros((0, width), np.float32)       # rows of the open window
-        self.buf_score = np.zeros((0, width), np.float32)    # their gate logits + position bias
+    def __init__(self, ratio: int, width: int, dim: int, overlap: bool) -> None:
+        self.open_rows = np.zeros((ratio, 2 * width), np.float32)
+        self.filled = 0
         self.prev_kv: np.ndarray | None = None               # CSA: previous window's first halves
         self.prev_score: np.ndarray | None = None
         self.entries = np.empty((8, dim), np.float32)
@@ -41,7 +43,7 @@ class CompressorState:
 
     def nbytes(self) -> int:
         prev = 0 if self.prev_kv is None else self.prev_kv.nbytes + self.prev_score.nbytes
-        return self.count * self.entries.shape[1] * 4 + self.buf_kv.nbytes + self.buf_score.nbytes + prev
+        return (self.count * self.entries.shape[1] + self.filled * self.open_rows.shape[1]) * 4 + prev
 
 
 class LayerState:
@@ -58,6 +60,16 @@ class LayerState:
         slots = positions % w
         self.ring[slots] = kv
         self.ring_pos[slots] = positions
+
+    def write_one(self, kv: np.ndarray, position: int) -> None:
+        """:meth:`write_window` of one key (kv (dim,))."""
+        slot = position % self.ring.shape[0]
+        self.ring[slot], self.ring_pos[slot] = kv, position
+
+    def window_keys(self, position: int) -> np.ndarray:
+        """Once the key at ``position`` is written: the ring rows a query there sees (its window;
+        slot order, which attention does not depend on)."""
+        return self.ring[:min(position + 1, self.ring.shape[0])]
 
     def nbytes(self) -> int:
         held = int((self.ring_pos >= 0).sum()) * self.ring.shape[1] * 4

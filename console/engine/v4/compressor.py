@@ -9,7 +9,8 @@ do not overlap. CSA (``ratio`` 4) projects ``2 head_dim`` channels: entry ``w`` 
 ``w - 1``'s first-half channels together with window ``w``'s second-half channels (softmax over
 ``2 ratio`` rows; entry 0 has no previous window). The state between calls (the open window, the
 previous window's first halves) lives in :class:`~console.engine.v4.cache.CompressorState`, so a
-prompt may arrive in chunks and the result equals one pass.
+prompt may arrive in chunks and the result equals one pass. The projection itself is fused into
+the attention's input matrix (``rows`` are its weight rows); ``update`` takes its output.
 
 **Lightning Indexer** (CSA layers): its own overlapping compressor at ``index_head_dim``, queries
 ``W_qI c_Q`` (``index_n_heads`` heads, roped at the query position), score
@@ -34,40 +35,46 @@ class Compressor:
                  dim: int, rope: PairRope, eps: float) -> None:
         self.ratio, self.dim, self.overlap = ratio, dim, ratio == 4
         self.width = wkv.shape[0]                     # (1 + overlap) dim
-        self.w = transposed(np.concatenate([wkv, wgate]))
+        self.rows = np.concatenate([wkv, wgate])      # (2 width, H): fused into the attention's input matrix
         self.ape, self.norm, self.rope, self.eps = ape.astype(np.float32), norm, rope, eps
 
     def decode_arrays(self) -> list[np.ndarray]:
-        return [self.w, self.ape, self.norm]
+        return [self.ape, self.norm]
 
     def new_state(self) -> CompressorState:
-        return CompressorState(self.width, self.dim, self.overlap)
-
-    def project(self, h: np.ndarray) -> np.ndarray:
-        return lin(h, self.w)
+        return CompressorState(self.ratio, self.width, self.dim, self.overlap)
 
     def update(self, state: CompressorState, projected: np.ndarray, start: int) -> None:
-        """Feed the projected rows of positions ``start ..`` and append every entry whose window
-        closes among them to ``state``."""
-        m, width = self.ratio, self.width
-        kv, score = projected[:, :width], projected[:, width:] + self.ape[np.arange(start, start + len(projected)) % m]
-        kv = np.concatenate([state.buf_kv, kv]) if len(state.buf_kv) else kv
-        score = np.concatenate([state.buf_score, score]) if len(state.buf_score) else score
-        windows = len(kv) // m
-        cut = windows * m
-        state.buf_kv, state.buf_score = np.ascontiguousarray(kv[cut:]), np.ascontiguousarray(score[cut:])
-        if windows == 0:
+        """Feed the projected rows ``[kv | gate]`` of positions ``start ..`` and append every entry
+        whose window closes among them to ``state``."""
+        m, f = self.ratio, state.filled
+        if len(projected) == 1:                        # one decode token: no concatenation
+            state.open_rows[f] = projected[0]
+            state.filled = f + 1
+            if state.filled == m:
+                state.filled = 0
+                self._close(state, state.open_rows[None])
             return
-        kv, score = kv[:cut].reshape(windows, m, width), score[:cut].reshape(windows, m, width)
+        rows = np.concatenate([state.open_rows[:f], projected]) if f else projected
+        windows = len(rows) // m
+        cut = windows * m
+        state.open_rows[:len(rows) - cut], state.filled = rows[cut:], len(rows) - cut
+        if windows:
+            self._close(state, rows[:cut].reshape(windows, m, -1))
+
+    def _close(self, state: CompressorState, rows: np.ndarray) -> None:
+        """Pool closed windows' projected rows (windows, m, 2 width) into entries appended to
+        ``state``; row j of a window is at position ``j mod m``, so its bias is ``ape[j]``."""
+        windows, m = rows.shape[:2]
+        kv, score = rows[:, :, :self.width], rows[:, :, self.width:] + self.ape
         if self.overlap:
             kv, score = self._overlap(state, kv, score)
         weights = score - score.max(axis=1, keepdims=True)
         np.exp(weights, out=weights)
         weights /= weights.sum(axis=1, keepdims=True)
         entries = rms_norm(np.einsum("wjd,wjd->wd", weights, kv), self.norm, self.eps)
-        first = state.count
-        cos, sin = self.rope.tables((first + np.arange(windows)) * m)
-        state.append(self.rope.rotate(entries, cos, sin))
+        cis = self.rope.tables((state.count + np.arange(windows)) * m)
+        state.append(self.rope.rotate(entries, cis))
 
     def _overlap(self, state: CompressorState, kv: np.ndarray, score: np.ndarray):
         """(windows, m, 2 d) rows -> (windows, 2 m, d): previous window's first halves, then this
@@ -84,34 +91,32 @@ class Compressor:
 
 
 class Indexer:
+    STREAMED = ("w_weights",)
+
     def __init__(self, wq_b: np.ndarray, weights_proj: np.ndarray, compressor: Compressor, heads: int,
                  dim: int, topk: int, rope: PairRope) -> None:
-        self.wq = transposed(wq_b)
+        self.rows = wq_b                              # (heads dim, q_lora_rank): fused into the query matrix
         self.w_weights = transposed(weights_proj * np.float32(heads ** -0.5 * dim ** -0.5))
         self.compressor, self.heads, self.dim, self.topk, self.rope = compressor, heads, dim, topk, rope
 
     def decode_arrays(self) -> list[np.ndarray]:
-        return [self.wq, self.w_weights, *self.compressor.decode_arrays()]
+        return [self.w_weights, *self.compressor.decode_arrays()]
 
-    def scores(self, qr: np.ndarray, h: np.ndarray, keys: np.ndarray, positions: np.ndarray) -> np.ndarray:
-        """Index scores (T, n) of queries at ``positions`` over the first n entries ``keys``;
-        entries not yet visible score -inf."""
-        T = len(positions)
-        q = lin(qr, self.wq).reshape(T, self.heads, self.dim)
-        self.rope.rotate(q, *self.rope.tables(positions))
-        dots = np.maximum(np.einsum("thd,sd->ths", q, keys), 0.0)
-        out = np.einsum("th,ths->ts", lin(h, self.w_weights), dots)
-        visible = (positions + 1) // self.compressor.ratio
-        out[np.arange(keys.shape[0])[None, :] >= visible[:, None]] = -np.inf
-        return out
+    def head_weights(self, h: np.ndarray) -> np.ndarray:
+        return lin(h, self.w_weights)
 
-    def select(self, scores: np.ndarray, positions: np.ndarray) -> list[np.ndarray]:
-        """Per query, the indices of its top ``topk`` visible entries (all when fewer)."""
-        visible = (positions + 1) // self.compressor.ratio
-        picks = []
-        for row, n in zip(scores, visible.tolist()):
-            if n <= self.topk:
-                picks.append(np.arange(n))
-            else:
-                picks.append(np.sort(np.argpartition(-row[:n], self.topk - 1)[:self.topk]))
-        return picks
+    def pick(self, q: np.ndarray, w: np.ndarray, keys: np.ndarray, visible: np.ndarray):
+        """Queries ``q`` (B, heads, dim) (roped), head weights ``w`` (B, heads), over ``keys``
+        (n, dim): per query the ``topk`` best of its ``visible`` (B,) first entries, as
+        ``(index (B, k), valid (B, k))`` with ``k = min(topk, n)``; ``valid`` is False where a
+        query sees fewer than ``k`` entries (those slots are padding)."""
+        B, n = q.shape[0], keys.shape[0]
+        dots = np.matmul(q.reshape(B * self.heads, self.dim), keys.T).reshape(B, self.heads, n)
+        np.maximum(dots, 0.0, out=dots)
+        scores = np.matmul(w[:, None, :], dots)[:, 0]                   # (B, n)
+        seen = np.arange(n)[None, :] < visible[:, None]
+        scores[~seen] = -np.inf
+        if n <= self.topk:
+            return np.broadcast_to(np.arange(n), (B, n)), seen
+        index = np.argpartition(-scores, self.topk - 1, axis=1)[:, :self.topk]
+        return index, np.take_along_axis(seen, index, axis=1)

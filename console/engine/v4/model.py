@@ -22,11 +22,12 @@ import numpy as np
 
 from ..checkpoint import Checkpoint
 from ..model import _UNSET, Model, Routing
-from ..ops import lin, rms_norm, transposed
+from ..ops import rms_norm
 from ..safetensors import to_float32
 from .cache import V4Cache
 from .config import V4Config
 from .hyper import HyperHead
+from .layout import apply, pack_wide
 from .names import Names
 from .rope import PairRope
 from .weights import V4Layer, check_v4_checkpoint, top_specs
@@ -72,7 +73,7 @@ class V4Model(Model):
             with self._lock:
                 if self._lm_head is None:
                     name = self._embed_name if self.config.tie_word_embeddings else self.names("head.weight")
-                    self._lm_head = transposed(self._ckpt.float32(name))
+                    self._lm_head = pack_wide(self._ckpt.float32(name).T)
         return self._lm_head
 
     def embed(self, ids: np.ndarray) -> np.ndarray:
@@ -90,12 +91,12 @@ class V4Model(Model):
         for i in range(cfg.num_hidden_layers):
             layer = self._layers[i] or self.layer(i)
             segments = [(r0, n, c.length, c.layers[i]) for r0, n, c in zip(starts, lengths, caches)]
-            pre, post, comb = layer.attn_hc.weights(X)
+            pre, mixing = layer.attn_hc.weights(X)
             a = layer.attn(rms_norm(layer.attn_hc.collapse(X, pre), layer.attn_norm, eps), segments)
-            X = layer.attn_hc.expand(X, a, post, comb)
-            pre, post, comb = layer.ffn_hc.weights(X)
+            X = layer.attn_hc.expand(X, a, mixing)
+            pre, mixing = layer.ffn_hc.weights(X)
             y, idx, w = layer.ffn(rms_norm(layer.ffn_hc.collapse(X, pre), layer.ffn_norm, eps), ids)
-            X = layer.ffn_hc.expand(X, y, post, comb)
+            X = layer.ffn_hc.expand(X, y, mixing)
             routing.append((idx, w))
         for c, n in zip(caches, lengths):
             c.advance(n)
@@ -103,7 +104,7 @@ class V4Model(Model):
 
     def _head(self, X: np.ndarray) -> np.ndarray:
         h = rms_norm(self._hc_head(X), self._final_norm, self.config.rms_norm_eps)
-        return np.ascontiguousarray(lin(h, self.lm_head))
+        return np.ascontiguousarray(apply(h, self.lm_head))
 
     def prefill(self, sequences: list[np.ndarray], caches: list | None = None,
                 all_positions: bool = False) -> tuple[list[np.ndarray], Routing]:
@@ -159,16 +160,19 @@ class V4Model(Model):
         return int(round(self.kv_bytes_at(1 << 20) / (1 << 20))) if any(self.config.compress_ratios) else 0
 
     def kv_bytes_at(self, tokens: int) -> int:
-        """Cache bytes (float32) for a context of ``tokens``: each layer's window ring, its closed
-        compressed entries and indexer keys, and the open windows' state at most."""
+        """Cache bytes (float32) for a context of ``tokens``, as ``V4Cache.nbytes_used`` counts
+        them: each layer's window ring, its closed compressed entries, the open window's
+        projected rows and, on CSA layers, the previous window's first halves (kv and gate);
+        the same for the Lightning Indexer's keys on CSA layers."""
         c, total = self.config, 0
-        for m in c.compress_ratios:
-            total += min(tokens, c.sliding_window) * c.head_dim
-            if m:
-                width = (2 if m == 4 else 1) * c.head_dim
-                total += (tokens // m) * c.head_dim + 2 * min(tokens % m, m) * width
-            if m == 4:
-                total += (tokens // 4) * c.index_head_dim + 2 * min(tokens % 4, 4) * 2 * c.index_head_dim
+        compressors = [(m, c.head_dim) for m in c.compress_ratios if m]
+        compressors += [(4, c.index_head_dim) for m in c.compress_ratios if m == 4]
+        for m, dim in compressors:
+            width = (2 if m == 4 else 1) * dim
+            total += (tokens // m) * dim + (tokens % m) * 2 * width
+            if m == 4 and tokens >= m:
+                total += 2 * m * dim
+        total += len(c.compress_ratios) * min(tokens, c.sliding_window) * c.head_dim
         return total * 4
 
     def decode_weight_bytes(self, batch: int = 1) -> int:

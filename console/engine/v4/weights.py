@@ -16,6 +16,7 @@ from .attention import V4Attention
 from .compressor import Compressor, Indexer
 from .config import V4Config
 from .hyper import HyperConnection
+from .layout import gather
 from .moe import V4MoE
 from .names import Names
 from .rope import PairRope
@@ -136,6 +137,7 @@ class V4Layer:
             w["tid2eid"] = np.array(ckpt.raw(names(f"layers.{i}.ffn.gate.tid2eid")))
         w["experts_gate_up"], w["experts_down"] = _experts(cfg, ckpt, names, i)
         self.ffn = V4MoE(cfg, w, hashed)
+        gather([self.attn_hc, self.attn, *([indexer] if indexer else []), self.ffn_hc, self.ffn])
 
     def decode_arrays(self) -> list[np.ndarray]:
         return [*self.attn_hc.decode_arrays(), *self.ffn_hc.decode_arrays(), self.attn_norm, self.ffn_norm,
