@@ -89,7 +89,9 @@ class RoutingHeat:
 
     ``counts[i][e]``: how often expert ``e`` was chosen in MoE layer
     ``layers[i]``. ``imbalance[i]`` = max / mean of ``counts[i]`` (1.0 is
-    perfectly even); ``max_imbalance`` the worst layer.
+    perfectly even); ``max_imbalance`` the worst router-chosen layer. ``hash_layers`` are
+    the layers whose experts come from a fixed token-id table (DeepSeek-V4's first layers),
+    not from a router: their counts say which tokens were seen.
     """
 
     layers: tuple[int, ...] = ()
@@ -98,6 +100,7 @@ class RoutingHeat:
     tokens: int = 0
     imbalance: tuple[float, ...] = ()
     max_imbalance: float | None = None
+    hash_layers: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -280,8 +283,10 @@ def _snapshot(s: Series, now: float, conversation_usd: float) -> MetricsSnapshot
     current, average, peak = s.rate(now)
     peak = max(peak, current)  # the best bucket so far can lag the last window
     layers, counts, n_experts, routed, imbalance = s.routing.heat()
+    hashed = s.routing.hash_layers
+    routed_imbalance = [v for layer, v in zip(layers, imbalance) if layer not in hashed]
     routing = RoutingHeat(layers, counts, n_experts, routed, imbalance,
-                          max(imbalance) if imbalance else None)
+                          max(routed_imbalance) if routed_imbalance else None, hashed)
     return MetricsSnapshot(
         backend=s.backend, model=s.model, status=s.status, error=s.error, clock=s.clock,
         rate=Rate(current, average, peak), decode_tokens_per_s=s.decode_rate(), prefill_tokens_per_s=s.prefill_rate(),

@@ -39,6 +39,7 @@ class Routing:
     def __init__(self, window: int) -> None:
         self.window = window
         self.layers: tuple[int, ...] = ()
+        self.hash_layers: tuple[int, ...] = ()
         self.n_experts = 0
         self.counts: list[list[int]] = []
         self.recent: deque[tuple[tuple[int, ...], ...]] = deque()
@@ -48,6 +49,7 @@ class Routing:
             self.layers, self.n_experts = tuple(event.layers), int(event.n_routed_experts)
             self.counts = [[0] * self.n_experts for _ in self.layers]
             self.recent.clear()
+        self.hash_layers = tuple(getattr(event, "hash_layers", ()) or ())
         for row, experts in zip(self.counts, event.experts):
             for e in experts:
                 if 0 <= e < self.n_experts:
@@ -60,11 +62,13 @@ class Routing:
                         row[e] -= 1
 
     def heat(self) -> tuple[tuple[int, ...], tuple[tuple[int, ...], ...], int, int, tuple[float, ...]]:
-        """``(layers, counts, n_experts, tokens, imbalance per layer)``."""
+        """``(layers, counts, n_experts, tokens, imbalance per layer)``; a hash-routed layer's
+        imbalance is 0.0 (its experts follow the token ids, not a router's preference)."""
         imbalance = []
-        for row in self.counts:
+        for layer, row in zip(self.layers, self.counts):
             total = sum(row)
-            imbalance.append(max(row) / (total / len(row)) if total and row else 0.0)
+            routed = layer not in self.hash_layers
+            imbalance.append(max(row) / (total / len(row)) if total and row and routed else 0.0)
         return (self.layers, tuple(tuple(r) for r in self.counts), self.n_experts,
                 len(self.recent), tuple(imbalance))
 

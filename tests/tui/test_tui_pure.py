@@ -31,6 +31,30 @@ def test_heatmap_buckets_many_experts_and_layers_to_fit():
     assert lines[0].startswith("L3-") and lines[-1].split()[0].endswith("-63")
 
 
+def test_heatmap_marks_hash_routed_layers_and_scales_them_apart():
+    """DeepSeek-V4's first layers route by a token-id table: marked, with a legend, and
+    their (token-driven) counts do not set the colour scale of the router-chosen rows."""
+    text = render_heatmap([[40, 0, 0, 0], [0, 1, 2, 4]], layers=(0, 1), width=12, hash_layers=(0,))
+    lines = text.plain.splitlines()
+    assert [line.split()[0] for line in lines[:2]] == ["L0#", "L1"]
+    assert lines[1][-1] == SHADES[-1]  # layer 1's hottest cell is the map's hottest routed cell
+    assert lines[-1] == "# hash-routed: fixed token-id table, not router choice"
+    assert "#" not in render_heatmap([[1, 2]], layers=(5,)).plain
+
+
+def test_imbalance_leaves_out_hash_routed_layers():
+    from console.api import RoutingStats
+    from console.metrics import Metrics
+
+    metrics = Metrics(clock=lambda: 0.0)
+    for token in range(4):
+        metrics.observe(RoutingStats(layers=(0, 1), experts=((0,), (token % 2,)), n_routed_experts=4,
+                                     hash_layers=(0,)), backend="v4")
+    routing = metrics.snapshot("v4").routing
+    assert routing.hash_layers == (0,)
+    assert routing.imbalance[0] == 0.0 and routing.max_imbalance == pytest.approx(2.0)
+
+
 def test_heatmap_without_data_says_so():
     assert render_heatmap([]).plain == "no routing yet"
     assert render_heatmap([[0, 0], [0, 0]]).plain == "no routing yet"

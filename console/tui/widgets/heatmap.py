@@ -43,13 +43,16 @@ def render_heatmap(
     *,
     width: int = 32,
     max_rows: int = 12,
+    hash_layers: Sequence[int] = (),
 ) -> Text:
     """Draw ``counts[layer][expert]`` as coloured cells ``width`` wide at most.
 
     Rows beyond ``max_rows`` are merged (summed) into buckets too, so a
     61-layer model still fits. Each row is labelled with its layer index
     (``L3``), or a range (``L3-9``) when layers were merged. Intensity is
-    relative to the hottest cell on the map; an empty map says so.
+    relative to the hottest cell on the map; an empty map says so. Rows of ``hash_layers``
+    (experts from a fixed token-id table, not a router) are marked ``#``, dimmed and scaled
+    to their own peak, and a legend line says what the mark means.
     """
     rows = [list(r) for r in counts if len(r)]
     if not rows or not any(any(r) for r in rows):
@@ -61,21 +64,29 @@ def render_heatmap(
             lo, hi = i * len(rows) // max_rows, (i + 1) * len(rows) // max_rows
             merged.append([sum(col) for col in zip(*rows[lo:hi])])
             merged_names.append(f"L{names[lo]}-{names[hi - 1]}" if hi - lo > 1 else f"L{names[lo]}")
+        hashed_rows = [any(n in hash_layers for n in names[i * len(names) // max_rows:
+                                                         (i + 1) * len(names) // max_rows]) for i in range(max_rows)]
         rows, labels = merged, merged_names
     else:
         labels = [f"L{n}" for n in names]
+        hashed_rows = [n in hash_layers for n in names]
+    labels = [label + "#" if hashed else label for label, hashed in zip(labels, hashed_rows)]
     label_w = max(len(label) for label in labels) + 1
     cell_w = max(width - label_w, 4)
     cells = [_bucket(r, cell_w) for r in rows]
-    peak = max(max(r) for r in cells) or 1.0
+    routed = [r for r, hashed in zip(cells, hashed_rows) if not hashed]
+    peak = max((max(r) for r in routed), default=0.0) or 1.0
     text = Text(no_wrap=True, overflow="crop")
-    for label, row in zip(labels, cells):
+    for label, row, hashed in zip(labels, cells, hashed_rows):
         text.append(label.ljust(label_w), style="dim")
+        own_peak = (max(row) or 1.0) if hashed else peak
         for value in row:
-            level = value / peak
+            level = value / own_peak
             shade = SHADES[min(int(level * (len(SHADES) - 1) + 0.999), len(SHADES) - 1)]
-            text.append(shade, style=Style(color=_colour(level)))
+            text.append(shade, style=Style(color=_colour(level), dim=hashed))
         text.append("\n")
+    if any(hashed_rows):
+        text.append("# hash-routed: fixed token-id table, not router choice", style="dim")
     text.rstrip()
     return text
 

@@ -140,7 +140,8 @@ class RoutingPanel(Panel):
         super().show(snap)
         heat = self.query_one("#heatmap", Static)
         width = max(heat.size.width, 24)
-        text = render_heatmap(snap.routing.counts, snap.routing.layers, width=width)
+        text = render_heatmap(snap.routing.counts, snap.routing.layers, width=width,
+                              hash_layers=snap.routing.hash_layers)
         rows = len(text.plain.splitlines())
         relayout = rows != getattr(heat, "_rows", None)
         heat._rows = rows
