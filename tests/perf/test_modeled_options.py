@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from console.api import Finished, Message, Request, Sampling, TextDelta
-from console.conversation import _context_window
+from console.session_backends import _context_window
 from console.engine import load_model
 from console.engine.aio import shared_engine
 from console.modeled import backend_class_for
