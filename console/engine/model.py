@@ -90,9 +90,13 @@ class Model:
         if self._lm_head is None:
             with self._lock:
                 if self._lm_head is None:
-                    name = self._embed_name if self.config.tie_word_embeddings else "lm_head.weight"
-                    self._lm_head = transposed(self._ckpt.float32(name))
+                    self._lm_head = self._load_head()
         return self._lm_head
+
+    def _load_head(self) -> np.ndarray:
+        """The output projection laid out for decode (the embedding when tied)."""
+        name = self._embed_name if self.config.tie_word_embeddings else "lm_head.weight"
+        return transposed(self._ckpt.float32(name))
 
     def prepare(self) -> "Model":
         """Prepare every layer and the head now (otherwise each is prepared on first use), and

@@ -58,23 +58,12 @@ class V4Model(Model):
         self._tokenizer = _UNSET       # Model.tokenizer loads the folder's tokenizer on first use
 
     # ----- weights -------------------------------------------------------------------------
-    def layer(self, i: int) -> V4Layer:
-        layer = self._layers[i]
-        if layer is None:
-            with self._lock:
-                layer = self._layers[i]
-                if layer is None:
-                    layer = self._layers[i] = V4Layer(self.config, self._ckpt, self.names, i, self.ropes)
-        return layer
+    def _build_layer(self, i: int) -> V4Layer:
+        return V4Layer(self.config, self._ckpt, self.names, i, self.ropes)
 
-    @property
-    def lm_head(self) -> np.ndarray:
-        if self._lm_head is None:
-            with self._lock:
-                if self._lm_head is None:
-                    name = self._embed_name if self.config.tie_word_embeddings else self.names("head.weight")
-                    self._lm_head = pack_wide(self._ckpt.float32(name).T)
-        return self._lm_head
+    def _load_head(self) -> np.ndarray:
+        name = self._embed_name if self.config.tie_word_embeddings else self.names("head.weight")
+        return pack_wide(self._ckpt.float32(name).T)
 
     def embed(self, ids: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(to_float32(self._embed[ids], self._embed_dtype))
