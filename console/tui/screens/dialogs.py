@@ -14,10 +14,11 @@ from textual.widgets import Button, Input, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
 from console.tui import keys
+from console.tui.screens.forms import FormScreen
 from console.tui.widgets.format import escape
 
 
-class TextDialog(ModalScreen[str | None]):
+class TextDialog(FormScreen):
     """Asks for a text: one line (Enter saves) or several (ctrl+s saves)."""
 
     BINDINGS = keys.bindings("dialog") + keys.bindings("sampling")[1:]
@@ -44,18 +45,6 @@ class TextDialog(ModalScreen[str | None]):
         field = self.query_one("#dialog-text")
         value = field.text if isinstance(field, TextArea) else field.value
         self.dismiss(value if value.strip() else None)
-
-    def action_close(self) -> None:
-        self.dismiss(None)
-
-    @on(Input.Submitted)
-    @on(Button.Pressed, "#save")
-    def _save(self) -> None:
-        self.action_save()
-
-    @on(Button.Pressed, "#cancel")
-    def _cancel(self) -> None:
-        self.dismiss(None)
 
 
 class ConfirmDialog(ModalScreen[bool]):

@@ -1,12 +1,14 @@
-"""What the console's modal forms share (backend options, remote endpoint).
+"""What the console's modal forms share (sampling, text dialogs, backend options, remote endpoint).
 
 A form has fields, a one-line status under them (:meth:`FormScreen.say`, in
 ``#form-status``), a Save button (also ctrl+s and Enter in a field: the
-subclass's ``action_save``) and a Cancel button (also Esc): dismissed with
-``None``.
+subclass's ``action_save``, plain or async) and a Cancel button (also Esc):
+dismissed with ``None``.
 """
 
 from __future__ import annotations
+
+import inspect
 
 from textual import on
 from textual.screen import ModalScreen
@@ -32,7 +34,9 @@ class FormScreen(ModalScreen):
     @on(Input.Submitted)
     @on(Button.Pressed, "#save")
     async def _save_pressed(self) -> None:
-        await self.action_save()
+        saved = self.action_save()
+        if inspect.isawaitable(saved):
+            await saved
 
     @on(Button.Pressed, "#cancel")
     def _cancel_pressed(self) -> None:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 
-from textual import on
 from textual.app import ComposeResult
 from textual.containers import Grid, Horizontal, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static, TextArea
 
 from console.api import SAMPLING_RULES, Sampling, SamplingError
 from console.tui import keys
+from console.tui.screens.forms import FormScreen
 from console.tui.widgets.format import escape
 
 #: field -> label; each field's rule is console.api.SAMPLING_RULES[field] (one rule everywhere)
@@ -42,7 +41,7 @@ def parse_sampling(base: Sampling, values: dict[str, str]) -> Sampling:
     return dataclasses.replace(base, **changes)
 
 
-class SamplingForm(ModalScreen[tuple[Sampling, str] | None]):
+class SamplingForm(FormScreen):
     BINDINGS = keys.bindings("sampling")
 
     def __init__(self, sampling: Sampling, system_prompt: str) -> None:
@@ -75,15 +74,3 @@ class SamplingForm(ModalScreen[tuple[Sampling, str] | None]):
             self.query_one("#sampling-error", Static).update(f"[b $error]{escape(str(exc))}[/]")
             return
         self.dismiss((sampling, self.query_one("#field-system", TextArea).text.strip()))
-
-    @on(Button.Pressed, "#save")
-    def _save(self) -> None:
-        self.action_save()
-
-    @on(Button.Pressed, "#cancel")
-    def _cancel(self) -> None:
-        self.dismiss(None)
-
-    @on(Input.Submitted)
-    def _submitted(self) -> None:
-        self.action_save()
