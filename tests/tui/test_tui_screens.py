@@ -68,6 +68,17 @@ async def test_sampling_form_validates_and_applies_to_the_conversation(make_app)
         assert "T 0.3" in str(app.chat.query_one("#statusbar").render())
 
 
+async def test_sampling_form_takes_typing_at_once_and_enter_saves(make_app):
+    """Opened, the form's first field has focus: what a person types goes into it."""
+    app = make_app("scripted")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: isinstance(app.screen, SamplingForm))
+        await pilot.press("end", *["backspace"] * 5, *"0.25", "enter")
+        await wait_for(pilot, lambda: app.screen is app.chat)
+        assert app.session.sampling.temperature == 0.25
+
+
 async def test_narrow_terminal_collapses_panels_into_a_strip_and_stays_usable(make_app):
     app = make_app("scripted")
     async with app.run_test(size=(80, 24)) as pilot:

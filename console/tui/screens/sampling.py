@@ -66,6 +66,9 @@ class SamplingForm(FormScreen):
                 yield Button("Save", id="save", variant="primary")
                 yield Button("Cancel", id="cancel")
 
+    def on_mount(self) -> None:
+        self.query_one(f"#field-{next(iter(FIELDS))}", Input).focus()  # typing goes into the form at once
+
     def action_save(self) -> None:
         values = {name: self.query_one(f"#field-{name}", Input).value for name in FIELDS}
         try:
